@@ -1,0 +1,94 @@
+# tfdash: `make run` starts everything on this machine; `make test` runs the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+WEB_PORT ?= 8000
+SANDBOX_PORT ?= 8001
+B ?=
+
+# Django 6 needs Python >= 3.12. `python3.12` on PATH may be a pyenv shim that fails, so each candidate
+# is run and checked before it is chosen (ecosystem.md §0).
+PYTHON_CANDIDATES := $(PYTHON) python3.14 python3.13 python3.12 python3 \
+	$(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3) $(wildcard /root/.pyenv/versions/3.1[2-9]*/bin/python3) \
+	$(wildcard /usr/local/bin/python3.1[2-9]) $(wildcard /usr/bin/python3.1[2-9])
+FIND_PYTHON := for p in $(PYTHON_CANDIDATES); do \
+	if "$$p" -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1; then echo "$$p"; break; fi; done
+
+# The demo runs against the local sandbox with its demo key; nothing here reaches the internet.
+RUN_ENV := DEBUG=True TRUSTEDFORM_API_BASE=http://127.0.0.1:$(SANDBOX_PORT) \
+	TRUSTEDFORM_API_KEY=sandbox-demo-key SANDBOX_API_KEY=sandbox-demo-key \
+	WEB_PORT=$(WEB_PORT) SANDBOX_PORT=$(SANDBOX_PORT)
+
+.PHONY: help run test test-sqlite test-postgres lint format bench install chromium migrations-check clean
+
+help:
+	@echo "make run    set up and start tfdash (web, sandbox, worker) on http://127.0.0.1:$(WEB_PORT)/"
+	@echo "make test   set up and run the whole test suite (SQLite, PostgreSQL, browser)"
+	@echo "make lint   ruff check + format check"
+	@echo "make bench  run the benchmarks (B=<name> for one)"
+
+$(VENV)/.installed: pyproject.toml
+	@py=$$($(FIND_PYTHON)); \
+	if [ -z "$$py" ]; then \
+		echo "tfdash needs Python 3.12 or newer (Django 6). None of these worked: $(PYTHON_CANDIDATES)" >&2; \
+		echo "Install one, or run: make PYTHON=/path/to/python3.12 ..." >&2; exit 1; fi; \
+	echo "Using $$py ($$($$py --version))"; \
+	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null; then \
+		rm -rf $(VENV); "$$py" -m venv $(VENV); fi
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1" 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -m pip install --quiet --disable-pip-version-check -e . --group dev 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -c 'import django, django_tables2, django_tasks_db, playwright, pytest_django' 
+	@touch $@
+
+install: $(VENV)/.installed
+
+# Debian's chromium for the browser tests (never `playwright install`: it downloads a browser).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the browser tests"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	@chromium --version 2>/dev/null | grep -v "unexpected operator" || true
+
+run: install
+	@mkdir -p var
+	$(RUN_ENV) $(PY) manage.py migrate --noinput -v 0
+	$(RUN_ENV) $(PY) manage.py sandbox_migrate
+	$(RUN_ENV) $(PY) manage.py collectstatic --noinput -v 0
+	@test -s var/demo-certificates.json || $(RUN_ENV) $(PY) manage.py sandbox_mint --demo --json > var/demo-certificates.json
+	$(RUN_ENV) $(PY) manage.py load_demo var/demo-certificates.json
+	@echo
+	@echo "  tfdash:   http://127.0.0.1:$(WEB_PORT)/"
+	@echo "  sandbox:  http://127.0.0.1:$(SANDBOX_PORT)/demo/  (a consumer lead form that issues certificates)"
+	@echo "  Ctrl-C stops everything."
+	@echo
+	$(RUN_ENV) $(VENV)/bin/honcho -f Procfile start
+
+test: install chromium
+	$(MAKE) lint
+	@if [ -f ../shared/checks/rules.py ]; then python3 ../shared/checks/rules.py; fi
+	$(PY) manage.py makemigrations --check --dry-run -v 0 --settings tests.settings
+	$(MAKE) test-sqlite
+	$(MAKE) test-postgres
+
+test-sqlite: install
+	$(VENV)/bin/pytest -q -p no:randomly $(PYTEST_ARGS)
+
+test-postgres: install
+	scripts/with-postgres $(VENV)/bin/pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	$(PY) bench/run.py $(B)
+
+clean:
+	rm -rf $(VENV) var staticfiles

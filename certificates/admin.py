@@ -1,0 +1,52 @@
+from django.contrib import admin
+
+from certificates.models import AccountStatus, ApiCall, Certificate, CheckIn, Claim, Vendor
+
+
+@admin.register(Vendor)
+class VendorAdmin(admin.ModelAdmin):
+    search_fields = ["name"]
+
+
+@admin.register(Certificate)
+class CertificateAdmin(admin.ModelAdmin):
+    list_display = ["cert_id", "vendor", "state", "outcome", "claim_deadline", "received_at"]
+    list_filter = ["state", "outcome", "vendor"]
+    search_fields = ["cert_id", "reference", "email_normalised", "phone_normalised"]
+    raw_id_fields = ["vendor"]
+    show_full_result_count = False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Evidence is never edited or deleted through the admin."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Claim)
+class ClaimAdmin(ReadOnlyAdmin):
+    list_display = ["certificate", "outcome", "reason", "created_at"]
+
+
+@admin.register(CheckIn)
+class CheckInAdmin(ReadOnlyAdmin):
+    list_display = ["certificate", "created_at", "extended_until"]
+
+
+@admin.register(ApiCall)
+class ApiCallAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "operation", "status", "outcome", "duration_ms", "trigger"]
+    list_filter = ["operation", "outcome"]
+    show_full_result_count = False
+
+
+@admin.register(AccountStatus)
+class AccountStatusAdmin(admin.ModelAdmin):
+    list_display = ["claiming_paused", "paused_reason", "paused_at"]

@@ -1,0 +1,73 @@
+from django import forms
+from django.core.validators import validate_email
+
+from certificates.importing import parse_url
+from certificates.trustedform import CertificateRef, InvalidCertificateUrl, normalise_phone
+
+
+class CertificateUrlField(forms.CharField):
+    """A TrustedForm certificate URL, validated against the host allow-list; cleans to a CertificateRef."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("max_length", 2048)
+        super().__init__(**kwargs)
+
+    def clean(self, value) -> CertificateRef:
+        text = super().clean(value)
+        try:
+            return parse_url(text)
+        except InvalidCertificateUrl as exc:
+            raise forms.ValidationError(exc.reason, code="invalid_certificate_url") from None
+
+
+def clean_lead_email(value: str) -> str:
+    value = (value or "").strip()
+    if value:
+        validate_email(value)
+    return value
+
+
+def clean_lead_phone(value: str) -> str:
+    value = (value or "").strip()
+    if value and len(normalise_phone(value)) != 10:
+        raise forms.ValidationError(
+            "Enter a 10-digit US phone number, e.g. (513) 555-6719.", code="invalid_phone"
+        )
+    return value
+
+
+class ClaimForm(forms.Form):
+    cert_url = CertificateUrlField(
+        label="Certificate URL",
+        help_text="https://cert.trustedform.com/ followed by the certificate id.",
+        widget=forms.TextInput(attrs={"autofocus": True, "placeholder": "https://cert.trustedform.com/…"}),
+    )
+    vendor = forms.CharField(
+        label="Vendor",
+        max_length=200,
+        help_text="Who sold you the lead.",
+        widget=forms.TextInput(attrs={"list": "vendor-names", "autocomplete": "off"}),
+    )
+    email = forms.CharField(label="Lead email", max_length=254, required=False)
+    phone = forms.CharField(label="Lead phone", max_length=40, required=False)
+    reference = forms.CharField(
+        label="Reference", max_length=255, required=False, help_text="Your lead id; stored with the claim."
+    )
+
+    def clean_vendor(self) -> str:
+        name = " ".join(self.cleaned_data["vendor"].split())
+        if not name:
+            raise forms.ValidationError("Enter the vendor's name.", code="required")
+        return name
+
+    def clean_email(self) -> str:
+        try:
+            return clean_lead_email(self.cleaned_data["email"])
+        except forms.ValidationError:
+            raise forms.ValidationError("Enter a whole email address, like jane@example.com.") from None
+
+    def clean_phone(self) -> str:
+        return clean_lead_phone(self.cleaned_data["phone"])
+
+    def clean_reference(self) -> str:
+        return self.cleaned_data["reference"].strip()

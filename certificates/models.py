@@ -1,0 +1,255 @@
+"""Vendors, certificates and what happened to them: claims, check-ins, and every API call."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
+from django.utils import timezone
+
+# A web certificate lives 72 hours unless claimed or checked in (trustedform-api.md §4).
+CLAIM_WINDOW = timedelta(hours=72)
+CHECK_IN_WINDOW = timedelta(days=90)
+
+
+class Vendor(models.Model):
+    """A lead vendor (a source of leads); TrustedForm reporting groups by it too."""
+
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = [Lower("name")]
+        constraints = [models.UniqueConstraint(Lower("name"), name="vendor_name_unique_ci")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CertificateQuerySet(models.QuerySet):
+    def due(self, now=None) -> CertificateQuerySet:
+        """Pending certificates whose next attempt is due and that no live worker holds."""
+        now = now or timezone.now()
+        return self.filter(state=Certificate.State.PENDING, next_attempt_at__lte=now).filter(
+            models.Q(lease_expires_at__isnull=True) | models.Q(lease_expires_at__lt=now)
+        )
+
+    def at_risk(self, within: timedelta = timedelta(hours=12), now=None) -> CertificateQuerySet:
+        now = now or timezone.now()
+        return self.filter(state=Certificate.State.PENDING, claim_deadline__lte=now + within)
+
+
+class Certificate(models.Model):
+    """One lead's TrustedForm certificate: the single source of truth for its claim state."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CLAIMED = "claimed", "Claimed"
+        ERROR = "error", "Not claimable"
+        EXPIRED = "expired", "Expired"
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success", "Success"
+        FAILURE = "failure", "Failure"
+        ERROR = "error", "Error"
+
+    class FingerprintResult(models.TextChoices):
+        ALL = "all", "All matched"
+        SOME = "some", "Some matched"
+        NONE = "none", "None matched"
+        NO_DATA = "no_data", "No data"
+
+    class ReviewStatus(models.TextChoices):
+        NOT_NEEDED = "", "Not needed"
+        OPEN = "open", "To review"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    cert_id = models.CharField(max_length=255, unique=True)
+    cert_url = models.CharField(max_length=512)
+    cert_type = models.CharField(max_length=16, default="web")
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="certificates")
+    reference = models.CharField(max_length=255, blank=True)
+    lead_email = models.CharField(max_length=254, blank=True)
+    lead_phone = models.CharField(max_length=40, blank=True)
+    # Normalised copies, for search and fingerprint comparison (trustedform-api.md §5).
+    email_normalised = models.CharField(max_length=254, blank=True, db_index=True)
+    phone_normalised = models.CharField(max_length=20, blank=True, db_index=True)
+
+    received_at = models.DateTimeField(default=timezone.now)
+    lead_created_at = models.DateTimeField(null=True, blank=True)
+    # The certificate was created before we received it: the deadline counts from the lead's own time
+    # when the vendor sends it, else from receipt (an upper bound; claim early).
+    claim_deadline = models.DateTimeField()
+
+    state = models.CharField(max_length=16, choices=State, default=State.PENDING)
+    state_reason = models.CharField(max_length=500, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome, blank=True)
+    outcome_reason = models.CharField(max_length=500, blank=True)
+    fingerprint_result = models.CharField(max_length=16, choices=FingerprintResult, blank=True)
+    scan_success = models.BooleanField(null=True)
+    is_masked = models.BooleanField(null=True)
+    bot_detected = models.BooleanField(null=True)
+    reused = models.BooleanField(default=False)
+    review_status = models.CharField(max_length=16, choices=ReviewStatus, blank=True, default="")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    retained_until = models.DateTimeField(null=True, blank=True)
+
+    # Background claiming: retries and leases live in the row so they survive a crash (design.md §2).
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    objects = CertificateQuerySet.as_manager()
+
+    class Meta:
+        permissions = [
+            ("claim_certificate", "Can claim and check in certificates"),
+            ("review_certificate", "Can review failed certificates"),
+            ("export_certificate", "Can export certificates"),
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="cert_due_idx"),
+            models.Index(fields=["state", "claim_deadline"], name="cert_deadline_idx"),
+            models.Index(fields=["vendor", "state", "claim_deadline"], name="cert_vendor_state_idx"),
+            models.Index(fields=["-received_at", "-id"], name="cert_received_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.cert_url
+
+    def save(self, *args, **kwargs) -> None:
+        if self.claim_deadline is None:
+            self.claim_deadline = (self.lead_created_at or self.received_at) + CLAIM_WINDOW
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("certificates:detail", args=[self.pk])
+
+    @property
+    def is_final(self) -> bool:
+        return self.state != self.State.PENDING
+
+    @property
+    def time_left(self) -> timedelta:
+        return self.claim_deadline - timezone.now()
+
+
+class Claim(models.Model):
+    """One answered claim: TrustedForm's parsed result, kept as evidence."""
+
+    certificate = models.ForeignKey(Certificate, on_delete=models.CASCADE, related_name="claims")
+    api_call = models.OneToOneField("ApiCall", on_delete=models.PROTECT, null=True, related_name="claim")
+    created_at = models.DateTimeField(default=timezone.now)
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    api_version = models.CharField(max_length=8)
+    outcome = models.CharField(max_length=16, choices=Certificate.Outcome)
+    reason = models.CharField(max_length=500, blank=True)
+    email_matched = models.BooleanField(null=True)
+    phone_matched = models.BooleanField(null=True)
+    fingerprint_result = models.CharField(max_length=16, choices=Certificate.FingerprintResult, blank=True)
+    fingerprints = models.JSONField(default=dict)
+    scans = models.JSONField(default=dict)
+    scan_success = models.BooleanField(null=True)
+    warnings = models.JSONField(default=list)
+    masked_cert_url = models.CharField(max_length=512, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    previously_retained = models.BooleanField(null=True)
+    is_masked = models.BooleanField(null=True)
+    insights = models.JSONField(default=dict)
+    verify = models.JSONField(default=dict)
+    raw_response = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} claim of {self.certificate.cert_id}"
+
+
+class CheckIn(models.Model):
+    """A check-in: extends the certificate's claim window to 90 days without claiming it."""
+
+    certificate = models.ForeignKey(Certificate, on_delete=models.CASCADE, related_name="check_ins")
+    api_call = models.OneToOneField("ApiCall", on_delete=models.PROTECT, null=True, related_name="check_in")
+    created_at = models.DateTimeField(default=timezone.now)
+    checked_in_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    extended_until = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"check-in of {self.certificate.cert_id} until {self.extended_until:%Y-%m-%d}"
+
+
+class ApiCall(models.Model):
+    """One HTTP attempt to TrustedForm. Append-only: TrustedForm keeps no log of its own."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", "Answered"
+        ERROR = "error", "Error"
+        UNKNOWN = "unknown", "Unknown (may have been processed)"
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    trigger = models.CharField(max_length=64)  # "web", "worker", "command", ...
+    certificate = models.ForeignKey(
+        Certificate, on_delete=models.SET_NULL, null=True, blank=True, related_name="api_calls"
+    )
+    operation = models.CharField(max_length=32)
+    method = models.CharField(max_length=8)
+    url = models.CharField(max_length=600)
+    api_version = models.CharField(max_length=8, blank=True)
+    request_body = models.TextField(blank=True)
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=16, choices=Outcome)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("view_api_log", "Can read and export the API-call log")]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.url} → {self.status or self.outcome}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("certificates:api-call", args=[self.pk])
+
+
+class AccountStatus(models.Model):
+    """The TrustedForm account as tfdash last saw it: one row.
+
+    A 401/402/403 is about the account, not the certificate, so claiming pauses for everyone until an
+    admin resumes it (design.md §2) instead of failing thousands of certificates.
+    """
+
+    claiming_paused = models.BooleanField(default=False)
+    paused_reason = models.CharField(max_length=500, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    resumed_at = models.DateTimeField(null=True, blank=True)
+    resumed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "account status"
+        permissions = [("manage_account", "Can see TrustedForm settings and resume claiming")]
+
+    def __str__(self) -> str:
+        return "claiming paused" if self.claiming_paused else "claiming active"
+
+    @classmethod
+    def current(cls) -> AccountStatus:
+        status, _ = cls.objects.get_or_create(pk=1)
+        return status

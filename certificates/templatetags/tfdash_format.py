@@ -1,0 +1,56 @@
+"""Formatting for pages: countdowns, match marks, durations. Kept out of templates on purpose."""
+
+from datetime import datetime, timedelta
+
+from django import template
+from django.utils import timezone
+
+register = template.Library()
+
+
+@register.filter
+def countdown(deadline: datetime | None) -> str:
+    """'in 2 h 05 min', '3 d 4 h left' or '5 h ago', for a claim deadline."""
+    if deadline is None:
+        return ""
+    delta = deadline - timezone.now()
+    text = duration(abs(delta))
+    return f"{text} left" if delta >= timedelta(0) else f"passed {text} ago"
+
+
+@register.filter
+def duration(value: timedelta | int | float | None) -> str:
+    if value is None or value == "":
+        return ""
+    seconds = int(value.total_seconds() if isinstance(value, timedelta) else value)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+@register.filter
+def match_mark(value: bool | None) -> str:
+    return {True: "matched", False: "did not match"}.get(value, "not checked")
+
+
+@register.filter
+def yes_no(value: bool | None) -> str:
+    return {True: "yes", False: "no"}.get(value, "unknown")
+
+
+@register.filter
+def deadline_class(deadline: datetime | None) -> str:
+    """urgent under 12 hours, soon under 24 hours: the same thresholds as the at-risk card."""
+    if deadline is None:
+        return ""
+    left = deadline - timezone.now()
+    if left < timedelta(hours=12):
+        return "urgent"
+    return "soon" if left < timedelta(hours=24) else ""

@@ -1,0 +1,27 @@
+"""Settings for the test suite: the product's settings with fast hashing and plain static storage.
+
+DATABASE_URL picks the database (SQLite by default; `make test` also runs the suite on PostgreSQL).
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
+os.environ.setdefault("TRUSTEDFORM_API_KEY", "tfk_TEST_9f2c4e7a1b3d5f7092e4c6a8b0d2f4e6")
+
+from tfdash.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+SECURE_HSTS_SECONDS = 0
+TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+# Tests point the client at the sandbox they start; until then, nothing is reachable.
+TRUSTEDFORM_API_BASE = "http://127.0.0.1:9"
+TRUSTEDFORM_READ_TIMEOUT = 2.0

@@ -1,0 +1,66 @@
+"""The four roles, as Django groups with permissions. Code is the source of truth; the groups are
+created by a migration and re-synced after every migrate, so new permissions reach the roles."""
+
+from collections.abc import Iterable
+
+VIEWER = "viewer"
+ANALYST = "analyst"
+MANAGER = "manager"
+ADMIN = "admin"
+ROLES = (VIEWER, ANALYST, MANAGER, ADMIN)
+
+_VIEW = [
+    "certificates.view_vendor",
+    "certificates.view_certificate",
+    "certificates.view_claim",
+    "certificates.view_checkin",
+    "scanning.view_scanterm",
+    "scanning.view_scantemplate",
+    "scanning.view_scanprofile",
+]
+_ANALYST = [
+    "certificates.claim_certificate",
+    "certificates.review_certificate",
+]
+_MANAGER = [
+    "certificates.export_certificate",
+    "certificates.add_vendor",
+    "certificates.change_vendor",
+    "scanning.add_scanterm",
+    "scanning.change_scanterm",
+    "scanning.delete_scanterm",
+    "scanning.add_scantemplate",
+    "scanning.change_scantemplate",
+    "scanning.delete_scantemplate",
+    "scanning.add_scanprofile",
+    "scanning.change_scanprofile",
+    "scanning.delete_scanprofile",
+]
+_ADMIN = [
+    "certificates.view_api_log",
+    "certificates.manage_account",
+    "auth.view_user",
+    "auth.add_user",
+    "auth.change_user",
+    "auth.view_group",
+]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    VIEWER: _VIEW,
+    ANALYST: _VIEW + _ANALYST,
+    MANAGER: _VIEW + _ANALYST + _MANAGER,
+    ADMIN: _VIEW + _ANALYST + _MANAGER + _ADMIN,
+}
+
+
+def sync_roles(group_model, permission_model, roles: Iterable[str] = ROLES) -> None:
+    """Create the role groups and give each exactly its permissions (those that exist yet)."""
+    for role in roles:
+        group, _ = group_model.objects.get_or_create(name=role)
+        wanted = []
+        for perm in ROLE_PERMISSIONS[role]:
+            app_label, codename = perm.split(".")
+            wanted += list(
+                permission_model.objects.filter(content_type__app_label=app_label, codename=codename)
+            )
+        group.permissions.set(wanted)

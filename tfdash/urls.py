@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from certificates import views as certificate_views
+
+urlpatterns = [
+    path("", certificate_views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("certificates/", include("certificates.urls")),
+    path("admin/", admin.site.urls),
+]
