@@ -1,0 +1,55 @@
+import os
+
+import pytest
+from tests.support.sandbox import SandboxAdmin, start_sandbox
+
+pytest_plugins = ["tests.support.sandbox_fixtures"]
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM would refuse to run beside
+# it. Test-only escape hatch (ecosystem.md §5); never set in settings.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def api_key(django_settings_is_configured) -> str:
+    from django.conf import settings
+
+    return settings.TRUSTEDFORM_API_KEY
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(tmp_path_factory, api_key):
+    """One sandbox process for the whole run, accepting the tests' distinctive API key."""
+    process = start_sandbox(tmp_path_factory.mktemp("sandbox"), env={"SANDBOX_API_KEY": api_key})
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def tf_api(settings, sandbox: SandboxAdmin) -> SandboxAdmin:
+    """Point the product's client at the running sandbox, exactly as production settings would."""
+    from certificates import claiming
+
+    settings.TRUSTEDFORM_API_BASE = sandbox.base_url
+    claiming.get_client.cache_clear()
+    yield sandbox
+    claiming.get_client.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's chromium, never a browser downloaded by Playwright."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
+        "headless": True,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+        ],
+    }

@@ -1,0 +1,30 @@
+"""Plain factories: each builds one object with sensible defaults that a test can override."""
+
+import itertools
+
+from django.contrib.auth.models import Group, User
+
+from certificates.importing import intake_lead, parse_url, vendor_named
+from certificates.models import Certificate, Vendor
+
+PASSWORD = "correct-horse-battery"  # noqa: S105
+_seq = itertools.count(1)
+
+
+def make_user(role: str | None = "analyst", *, username: str | None = None) -> User:
+    user = User.objects.create_user(
+        username=username or f"{role or 'nobody'}-{next(_seq)}", password=PASSWORD
+    )
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def make_vendor(name: str | None = None) -> Vendor:
+    return vendor_named(name or f"Vendor {next(_seq)}")
+
+
+def make_certificate(cert_url: str | None = None, *, vendor: Vendor | None = None, **lead) -> Certificate:
+    """A pending certificate; with no URL, a well-formed one that no sandbox has issued."""
+    cert_url = cert_url or f"https://cert.trustedform.com/{next(_seq):040x}"
+    return intake_lead(parse_url(cert_url), vendor=vendor or make_vendor(), **lead).certificate
