@@ -7,12 +7,14 @@ rows: an ApiCall for every attempt, a Claim or CheckIn for every answer, and the
 from __future__ import annotations
 
 import random
-from dataclasses import asdict
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from certificates.models import CHECK_IN_WINDOW, AccountStatus, ApiCall, Certificate, CheckIn, Claim
@@ -94,6 +96,80 @@ def scan_terms_for(certificate: Certificate) -> ScanTerms:
     return profile_terms() if callable(profile_terms) else ScanTerms()
 
 
+@dataclass(frozen=True)
+class ClaimJob:
+    """Everything a thread needs to claim one certificate, read from the database beforehand."""
+
+    certificate_id: int
+    cert_url: str
+    lead: Lead
+    scans: ScanTerms
+    look_first: bool  # the last attempt may have landed: view before claiming again
+
+
+@dataclass
+class Attempt:
+    """What one claim attempt produced: an answer or an error, plus any earlier calls it made."""
+
+    job: ClaimJob
+    result: ClaimResult | None = None
+    error: TrustedFormError | None = None
+    calls_before: list[CallRecord] = field(default_factory=list)
+
+
+def job_for(certificate: Certificate) -> ClaimJob:
+    return ClaimJob(
+        certificate_id=certificate.pk,
+        cert_url=certificate.cert_url,
+        lead=lead_for(certificate),
+        scans=scan_terms_for(certificate),
+        look_first=certificate.last_attempt_unknown,
+    )
+
+
+def attempt_claim(client: TrustedFormClient, job: ClaimJob) -> Attempt:
+    """Claim one certificate over HTTP; touches no database, so it can run in any thread.
+
+    After an ambiguous attempt (timeout, reset) it first asks for the claim again (`GET /<id>`): a claim
+    is billed, and the earlier one may have landed (design.md §2).
+    """
+    attempt = Attempt(job)
+    if job.look_first:
+        try:
+            attempt.result = client.view(job.cert_url, job.lead)
+            return attempt
+        except TrustedFormError as error:
+            if error.status != 404:
+                attempt.error = error
+                return attempt
+            attempt.calls_before.append(error.call)
+    try:
+        attempt.result = client.claim(
+            job.cert_url,
+            job.lead,
+            scans=job.scans,
+            insights_properties=settings.TRUSTEDFORM_INSIGHTS_PROPERTIES
+            if client.api_version == "4.0"
+            else (),
+        )
+    except TrustedFormError as error:
+        attempt.error = error
+    return attempt
+
+
+def record_attempt(certificate: Certificate, attempt: Attempt, *, user=None, trigger: str) -> Claim | None:
+    """Write one attempt's calls and its effect on the certificate (one thread writes; design.md §2)."""
+    for call in attempt.calls_before:
+        if call is not None:
+            record_call(call, certificate=certificate, user=user, trigger=trigger)
+    if attempt.calls_before:
+        certificate.last_attempt_unknown = False  # TrustedForm said it holds no claim of ours
+    if attempt.result is not None:
+        return apply_claim_result(certificate, attempt.result, user=user, trigger=trigger)
+    apply_claim_error(certificate, attempt.error, user=user, trigger=trigger)
+    return None
+
+
 def claim_certificate(certificate: Certificate, *, user=None, trigger: str = "web") -> Claim:
     """Claim one certificate now and record the answer.
 
@@ -102,22 +178,14 @@ def claim_certificate(certificate: Certificate, *, user=None, trigger: str = "we
     """
     if certificate.is_final:
         raise AlreadyFinal(f"This certificate is already {certificate.get_state_display().lower()}.")
-    if AccountStatus.current().claiming_paused:
-        raise ClaimingPaused(AccountStatus.current().paused_reason)
-    client = get_client()
-    try:
-        result = client.claim(
-            certificate.cert_url,
-            lead_for(certificate),
-            scans=scan_terms_for(certificate),
-            insights_properties=settings.TRUSTEDFORM_INSIGHTS_PROPERTIES
-            if client.api_version == "4.0"
-            else (),
-        )
-    except TrustedFormError as error:
-        apply_claim_error(certificate, error, user=user, trigger=trigger)
-        raise
-    return apply_claim_result(certificate, result, user=user, trigger=trigger)
+    status = AccountStatus.current()
+    if status.claiming_paused:
+        raise ClaimingPaused(status.paused_reason)
+    attempt = attempt_claim(get_client(), job_for(certificate))
+    claim = record_attempt(certificate, attempt, user=user, trigger=trigger)
+    if attempt.error is not None:
+        raise attempt.error
+    return claim
 
 
 @transaction.atomic
@@ -154,6 +222,7 @@ def apply_claim_result(certificate: Certificate, result: ClaimResult, *, user=No
     now = timezone.now()
     certificate.attempts += 1
     certificate.lease_owner, certificate.lease_expires_at = "", None
+    certificate.last_attempt_unknown = False
     if result.retained:
         certificate.state = Certificate.State.CLAIMED
         certificate.state_reason = ""
@@ -195,6 +264,7 @@ def apply_claim_error(certificate: Certificate, error: TrustedFormError, *, user
     now = timezone.now()
     certificate.lease_owner, certificate.lease_expires_at = "", None
     certificate.last_error = redact(error.message)[:500]
+    certificate.last_attempt_unknown = certificate.last_attempt_unknown or error.unknown
     if error.pauses_account:
         # Not the certificate's fault: it stays pending and is not charged an attempt.
         pause_claiming(redact(error.message))
@@ -291,3 +361,151 @@ def _insights_json(result: ClaimResult) -> dict:
             data[key] = data[key].isoformat()
     data["raw"] = result.insights.raw
     return data
+
+
+# --- Background claiming (design.md §2) -------------------------------------------------------------
+
+LEASE = timedelta(seconds=120)
+
+
+@dataclass
+class WorkStats:
+    claimed: int = 0
+    retried: int = 0
+    final_errors: int = 0
+    paused: bool = False
+
+    def add(self, certificate: Certificate, attempt: Attempt) -> None:
+        if certificate.state == Certificate.State.CLAIMED:
+            self.claimed += 1
+        elif certificate.state == Certificate.State.PENDING:
+            self.retried += 1
+        else:
+            self.final_errors += 1
+
+
+def lease_due(limit: int, *, owner: str, lease: timedelta | None = None) -> list[Certificate]:
+    """Take up to `limit` due certificates, earliest deadline first, for `owner` for a while.
+
+    The lease is taken in a short transaction and committed before any HTTP call: SKIP LOCKED on
+    PostgreSQL lets many workers share the table; on SQLite the IMMEDIATE transaction serialises them.
+    A worker that dies leaves leases that simply expire.
+    """
+    if limit <= 0:
+        return []
+    now = timezone.now()
+    with transaction.atomic():
+        due = Certificate.objects.due(now).order_by("claim_deadline", "id")
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("id", flat=True)[:limit])
+        if ids:
+            Certificate.objects.filter(id__in=ids).update(
+                lease_owner=owner, lease_expires_at=now + (lease or lease_duration())
+            )
+    return list(
+        Certificate.objects.filter(id__in=ids).select_related("vendor").order_by("claim_deadline", "id")
+    )
+
+
+def lease_duration() -> timedelta:
+    return timedelta(seconds=getattr(settings, "CLAIM_LEASE_SECONDS", LEASE.total_seconds()))
+
+
+def claim_due(*, owner: str, threads: int | None = None, max_seconds: float | None = None) -> WorkStats:
+    """Claim due certificates until none is due (or time runs out), keeping the thread pool busy.
+
+    Threads do HTTP only; this thread leases rows and writes every result. A 401/402/403 pauses the
+    account: nothing more is leased, and what was leased but not sent is released untouched.
+    """
+    threads = threads or settings.CLAIM_THREADS
+    client = get_client()
+    stats = WorkStats()
+    deadline = time.monotonic() + max_seconds if max_seconds else None
+    in_flight: dict[Future, Certificate] = {}
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="claim") as pool:
+        while True:
+            accepting = not stats.paused and (deadline is None or time.monotonic() < deadline)
+            if accepting and len(in_flight) < threads:
+                if AccountStatus.current().claiming_paused:
+                    stats.paused = True
+                    continue
+                # Lease a little more than the pool holds, so a thread never waits for the database.
+                for certificate in lease_due(threads * 2 - len(in_flight), owner=owner):
+                    in_flight[pool.submit(attempt_claim, client, job_for(certificate))] = certificate
+            if not in_flight:
+                break
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                certificate = in_flight.pop(future)
+                attempt = future.result()
+                # Re-read the row: a user may have cancelled or checked it in while the call was out.
+                certificate.refresh_from_db()
+                record_attempt(certificate, attempt, trigger="worker")
+                stats.add(certificate, attempt)
+                if attempt.error is not None and attempt.error.pauses_account:
+                    stats.paused = True
+                    for pending in [f for f in in_flight if f.cancel()]:
+                        release(in_flight.pop(pending))
+    return stats
+
+
+def release(certificate: Certificate) -> None:
+    Certificate.objects.filter(pk=certificate.pk).update(lease_owner="", lease_expires_at=None)
+
+
+# --- The sweep: what no claim will fix in time -----------------------------------------------------
+
+# Normal claims happen within seconds of intake; one still pending this close to its deadline is stuck
+# (retries, a paused account, an outage), so it is checked in to extend it to 90 days.
+CHECK_IN_LEAD = timedelta(hours=2)
+# The deadline is an estimate (from the lead's time or our receipt); keep trying a little past it,
+# since TrustedForm's own 404 is the real verdict.
+EXPIRY_GRACE = timedelta(hours=1)
+
+
+@dataclass
+class SweepStats:
+    checked_in: int = 0
+    check_in_errors: int = 0
+    expired: int = 0
+    due: int = 0
+
+
+def sweep(*, now: datetime | None = None) -> SweepStats:
+    """Expire what is past saving, check in what is about to expire, and count what is due."""
+    now = now or timezone.now()
+    stats = SweepStats()
+    pending = Certificate.objects.filter(state=Certificate.State.PENDING)
+    stats.expired = pending.filter(claim_deadline__lt=now - EXPIRY_GRACE).update(
+        state=Certificate.State.EXPIRED,
+        state_reason="The claim window closed before tfdash could claim or check it in.",
+        lease_owner="",
+        lease_expires_at=None,
+    )
+    if not AccountStatus.current().claiming_paused:
+        stuck = pending.filter(checked_in_at__isnull=True, claim_deadline__lte=now + CHECK_IN_LEAD).exclude(
+            cert_type__in=["mobile", "meta"]
+        )
+        for certificate in stuck.select_related("vendor").order_by("claim_deadline")[:500]:
+            try:
+                check_in_certificate(certificate, trigger="sweep")
+                stats.checked_in += 1
+            except (TrustedFormError, AlreadyFinal):
+                stats.check_in_errors += 1
+    stats.due = Certificate.objects.due(now).count()
+    return stats
+
+
+def check_in_at_risk(*, user=None, within: timedelta = timedelta(hours=12)) -> SweepStats:
+    """Check in every pending certificate whose deadline is within `within` (the home page's button)."""
+    stats = SweepStats()
+    for certificate in (
+        Certificate.objects.at_risk(within).filter(checked_in_at__isnull=True).select_related("vendor")
+    ):
+        try:
+            check_in_certificate(certificate, user=user, trigger="check-in-at-risk")
+            stats.checked_in += 1
+        except (TrustedFormError, AlreadyFinal):
+            stats.check_in_errors += 1
+    return stats

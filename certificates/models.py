@@ -50,6 +50,7 @@ class Certificate(models.Model):
         CLAIMED = "claimed", "Claimed"
         ERROR = "error", "Not claimable"
         EXPIRED = "expired", "Expired"
+        CANCELLED = "cancelled", "Cancelled"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success", "Success"
@@ -73,6 +74,9 @@ class Certificate(models.Model):
     cert_type = models.CharField(max_length=16, default="web")
     vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="certificates")
     reference = models.CharField(max_length=255, blank=True)
+    batch = models.ForeignKey(
+        "ImportBatch", on_delete=models.SET_NULL, null=True, blank=True, related_name="certificates"
+    )
     lead_email = models.CharField(max_length=254, blank=True)
     lead_phone = models.CharField(max_length=40, blank=True)
     # Normalised copies, for search and fingerprint comparison (trustedform-api.md §5).
@@ -105,6 +109,8 @@ class Certificate(models.Model):
     lease_owner = models.CharField(max_length=64, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
+    # The last attempt may have reached TrustedForm (read timeout, reset): look before claiming again.
+    last_attempt_unknown = models.BooleanField(default=False)
 
     objects = CertificateQuerySet.as_manager()
 
@@ -253,3 +259,126 @@ class AccountStatus(models.Model):
     def current(cls) -> AccountStatus:
         status, _ = cls.objects.get_or_create(pk=1)
         return status
+
+
+class ImportBatch(models.Model):
+    """One intake: a CSV upload, a paste, an API request or a command run, with its counts."""
+
+    class Source(models.TextChoices):
+        CSV = "csv", "CSV upload"
+        PASTE = "paste", "Pasted rows"
+        API = "api", "Intake API"
+        COMMAND = "command", "import_leads command"
+        FORM = "form", "Claim form"
+
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    intake_token = models.ForeignKey("IntakeToken", on_delete=models.SET_NULL, null=True, blank=True)
+    source = models.CharField(max_length=16, choices=Source)
+    filename = models.CharField(max_length=255, blank=True)
+    total_rows = models.PositiveIntegerField(default=0)
+    accepted = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    reused = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "import batches"
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} {self.filename} ({self.created_at:%Y-%m-%d %H:%M})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("certificates:batch", args=[self.pk])
+
+
+class ImportRowError(models.Model):
+    """A rejected intake row: which line, which field, and why. Nothing is dropped silently."""
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="row_errors")
+    line = models.PositiveIntegerField()
+    field = models.CharField(max_length=64, blank=True)
+    value = models.CharField(max_length=300, blank=True)
+    reason = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["line", "id"]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"
+
+
+class IntakeToken(models.Model):
+    """A named credential for the buyer's lead system to push leads. Only its SHA-256 is stored."""
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, help_text="The first characters, to recognise the token.")
+    token_hash = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [("manage_intake_tokens", "Can create and revoke intake tokens")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Review(models.Model):
+    """An analyst's decision on a certificate that failed a check."""
+
+    class Decision(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    certificate = models.ForeignKey(Certificate, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    decision = models.CharField(max_length=16, choices=Decision)
+    note = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.decision} by {self.reviewer} on {self.created_at:%Y-%m-%d}"
+
+
+class EvidenceExport(models.Model):
+    """An evidence package for a filtered set of certificates, built in the background."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Building"
+        DONE = "done", "Ready"
+        FAILED = "failed", "Failed"
+
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    query = models.TextField(blank=True, help_text="The certificate-list filter, as a query string.")
+    state = models.CharField(max_length=16, choices=State, default=State.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    file_path = models.CharField(max_length=500, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"evidence export {self.pk} ({self.state})"

@@ -39,6 +39,7 @@ _MANAGER = [
 _ADMIN = [
     "certificates.view_api_log",
     "certificates.manage_account",
+    "certificates.manage_intake_tokens",
     "auth.view_user",
     "auth.add_user",
     "auth.change_user",

@@ -185,7 +185,8 @@ TRUSTEDFORM_READ_TIMEOUT = env.float("TRUSTEDFORM_READ_TIMEOUT", default=30.0)
 
 # Claiming
 CLAIM_THREADS = env.int("CLAIM_THREADS", default=16)
-CLAIM_BATCH_SIZE = env.int("CLAIM_BATCH_SIZE", default=200)
+# How long a worker holds certificates it took; a dead worker's lease expires after this.
+CLAIM_LEASE_SECONDS = env.int("CLAIM_LEASE_SECONDS", default=120)
 
 # Logging: the API key is never logged (the client logs method, host, certificate id, status, duration).
 LOGGING = {

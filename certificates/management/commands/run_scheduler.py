@@ -1,0 +1,41 @@
+"""The periodic sweep: one per deployment (guarded by an advisory lock on PostgreSQL)."""
+
+import time
+
+from django.core.management.base import BaseCommand
+from django.db import connection
+
+from certificates import claiming
+from certificates.tasks import claim_due_certificates
+
+ADVISORY_LOCK_ID = 0x7466_6461  # "tfda"
+
+
+class Command(BaseCommand):
+    help = "Every N seconds: expire, check in what is at risk, and wake the worker for what is due."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--every", type=float, default=60.0, help="seconds between sweeps")
+        parser.add_argument("--once", action="store_true", help="sweep once and exit")
+
+    def handle(self, *args, every: float, once: bool, **options) -> None:
+        if connection.vendor == "postgresql" and not self._take_lock():
+            self.stderr.write("Another scheduler holds the sweep lock; this one will not sweep.")
+            return
+        while True:
+            stats = claiming.sweep()
+            if stats.due:
+                claim_due_certificates.enqueue()
+            if stats.due or stats.checked_in or stats.expired:
+                self.stdout.write(
+                    f"sweep: {stats.due} due, {stats.checked_in} checked in, {stats.expired} expired",
+                    ending="\n",
+                )
+            if once:
+                return
+            time.sleep(every)
+
+    def _take_lock(self) -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_ID])
+            return bool(cursor.fetchone()[0])

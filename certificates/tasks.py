@@ -1,0 +1,37 @@
+"""django.tasks entry points. They take ids (or nothing), are idempotent, and only wake the work:
+the certificate rows hold the truth, so a lost or repeated task loses nothing (design.md §2)."""
+
+import os
+import socket
+import uuid
+
+from django.contrib.auth import get_user_model
+from django.tasks import task
+
+from certificates import claiming
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@task()
+def claim_due_certificates() -> dict:
+    """Claim everything that is due, with this worker's thread pool."""
+    stats = claiming.claim_due(owner=worker_name())
+    return {"claimed": stats.claimed, "retried": stats.retried, "final_errors": stats.final_errors}
+
+
+@task()
+def sweep_certificates() -> dict:
+    stats = claiming.sweep()
+    if stats.due:
+        claim_due_certificates.enqueue()
+    return {"checked_in": stats.checked_in, "expired": stats.expired, "due": stats.due}
+
+
+@task()
+def check_in_at_risk(user_id: int | None = None) -> dict:
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    stats = claiming.check_in_at_risk(user=user)
+    return {"checked_in": stats.checked_in, "errors": stats.check_in_errors}
