@@ -9,5 +9,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("certificates/", include("certificates.urls")),
+    path("intake/", include("certificates.intake_urls")),
+    path("api/", include("certificates.api_urls")),
     path("admin/", admin.site.urls),
 ]
