@@ -1,0 +1,662 @@
+"""Consent-language page scan, matching terms the way TrustedForm's page scan does.
+
+Pure Python: imports nothing from Django or the rest of the project, so the claim code, the
+editor preview and the sandbox's tests can all share one reading of the rules
+(../shared/trustedform-api.md §6).
+
+Readings picked where TrustedForm documents nothing (each marked [I] in §6):
+- the page text is the visible text of the HTML (see `visible_text`);
+- a wildcard is non-greedy and spans at most `WILDCARD_MAX_CHARS` characters;
+- a template is found when any expansion is found;
+- a delimiter is one non-alphanumeric character repeated, at most `MAX_DELIMITER_LENGTH` long.
+"""
+
+import re
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from html.parser import HTMLParser
+from typing import Any
+
+from scanning.nearmiss import DifferenceKind, NearMiss, explain_miss
+
+__all__ = [
+    "MAX_DELIMITER_LENGTH",
+    "WILDCARD_MAX_CHARS",
+    "CompiledProfile",
+    "DifferenceKind",
+    "NearMiss",
+    "NormalisedText",
+    "ScanReport",
+    "ScanTermError",
+    "TermResult",
+    "TermRole",
+    "TermSpec",
+    "as_v3_term",
+    "compile_profile",
+    "expand_for_v4",
+    "normalise",
+    "validate_delimiter",
+    "validate_term",
+    "visible_text",
+]
+
+# §6 "wildcard extent ... [I]": TrustedForm does not say how far `{{*}}` reaches. We read it as a
+# non-greedy `.*?` over the normalised text that may cross punctuation and sentence ends (company
+# names such as "Acme Co." contain periods) but spans at most this many characters, so a wildcard
+# cannot join two unrelated paragraphs of a long page.
+WILDCARD_MAX_CHARS = 100
+
+# The API rejects "Invalid delimiter length" without saying the limit; 5 allows every documented
+# example (|, ==, |||, **, +++) with room to spare.
+MAX_DELIMITER_LENGTH = 5
+
+# For a template, near misses are looked for in the expansions whose words best match the page.
+NEAR_MISS_VARIANTS_TRIED = 3
+
+_DEFAULT_OPEN, _DEFAULT_CLOSE = "{{", "}}"
+_WILDCARD_NAME = "*"
+_VARIABLE_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_WHITESPACE_RUN = re.compile(r"\s+")
+# Whitespace that normalisation changes: a run starting with a tab/newline/etc., or 2+ characters.
+_IRREGULAR_WHITESPACE = re.compile(r"[^\S ]\s*| \s+")
+
+
+class ScanTermError(ValueError):
+    """A scan term or delimiter that cannot be scanned; `reason` is fit to show in the editor."""
+
+    def __init__(self, reason: str, term: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.term = term
+
+
+class TermRole(StrEnum):
+    REQUIRED = "required"
+    FORBIDDEN = "forbidden"
+
+
+@dataclass(frozen=True)
+class TermSpec:
+    """A scan term as the compliance manager wrote it; non-empty `variables` makes it a template."""
+
+    text: str
+    variables: tuple[Mapping[str, str], ...] = ()
+    label: str = ""
+
+    @property
+    def is_template(self) -> bool:
+        return bool(self.variables)
+
+
+@dataclass(frozen=True)
+class TermResult:
+    """One term's outcome; `start`/`end` index the scanned text so the UI can highlight `passage`."""
+
+    term: TermSpec
+    role: TermRole
+    found: bool
+    # The expansion that matched (the term itself unless it is a template) and its values.
+    variant: str | None = None
+    values: Mapping[str, str] | None = None
+    passage: str | None = None
+    start: int | None = None
+    end: int | None = None
+    near_miss: NearMiss | None = None
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """Outcome of a scan, echoing the API: found lists hold the terms as written."""
+
+    required_found: list[str]
+    required_not_found: list[str]
+    forbidden_found: list[str]
+    forbidden_not_found: list[str]
+    success: bool | None
+    results: list[TermResult]
+    scanned_text: str
+
+
+class NormalisedText:
+    """Text lower-cased with whitespace runs collapsed, able to map offsets back to the original."""
+
+    def __init__(self, original: str, base_offset: int = 0) -> None:
+        self.original = original
+        lowered = original.lower()
+        self._lower_map: list[int] | None = None
+        if len(lowered) != len(original):
+            # A few characters (e.g. "İ") lower-case to two; keep where each came from.
+            self._lower_map = [i for i, ch in enumerate(original) for _ in ch.lower()]
+        self._lowered = lowered
+        self._base_offset = base_offset
+        self.text = _WHITESPACE_RUN.sub(" ", lowered)
+        self._runs: tuple[list[int], list[int], list[int]] | None = None
+
+    def to_original(self, index: int) -> int:
+        """Offset in the original text (plus base offset) of normalised offset `index`."""
+        if self._runs is None:
+            self._runs = self._irregular_runs()
+        run_starts, lowered_starts, shrink_after = self._runs
+        k = bisect_right(run_starts, index) - 1
+        if k < 0:
+            lowered = index
+        elif index == run_starts[k]:
+            lowered = lowered_starts[k]
+        else:
+            lowered = index + shrink_after[k]
+        if self._lower_map is not None:
+            lowered = self._lower_map[lowered] if lowered < len(self._lower_map) else len(self.original)
+        return lowered + self._base_offset
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """Original (start, end) covering the normalised span [start, end)."""
+        first = self.to_original(start)
+        return first, (self.to_original(end - 1) + 1 if end > start else first)
+
+    def _irregular_runs(self) -> tuple[list[int], list[int], list[int]]:
+        run_starts: list[int] = []
+        lowered_starts: list[int] = []
+        shrink_after: list[int] = []
+        shrink = 0
+        for match in _IRREGULAR_WHITESPACE.finditer(self._lowered):
+            run_starts.append(match.start() - shrink)
+            lowered_starts.append(match.start())
+            shrink += match.end() - match.start() - 1
+            shrink_after.append(shrink)
+        return run_starts, lowered_starts, shrink_after
+
+
+def normalise(text: str) -> str:
+    """Normalise text as the page scan compares it: lower-cased, whitespace runs made one space."""
+    return _WHITESPACE_RUN.sub(" ", text.lower())
+
+
+# --- visible text of an HTML page -------------------------------------------------------------
+
+# Content the visitor never sees. noscript and title are included: TrustedForm records pages
+# with JavaScript running, and the title is not part of the page body.
+_HIDDEN_ELEMENTS = frozenset({"script", "style", "template", "head", "title", "noscript"})
+_HEAD_ELEMENTS = frozenset({"base", "link", "meta", "noscript", "script", "style", "template", "title"})
+# Elements that start on a new line (or cell), so words on either side of them do not run together.
+_BLOCK_ELEMENTS = frozenset(
+    """address article aside blockquote br button caption dd details dialog div dl dt fieldset
+    figcaption figure footer form h1 h2 h3 h4 h5 h6 header hr legend li main nav ol option p pre
+    section select summary table tbody td textarea tfoot th thead tr ul""".split()  # noqa: SIM905
+)
+
+
+class _VisibleTextParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._hidden: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._hidden[-1:] == ["head"] and tag not in _HEAD_ELEMENTS:
+            self._hidden.pop()  # like browsers, end an unclosed <head> at the first body element
+        if tag in _HIDDEN_ELEMENTS:
+            self._hidden.append(tag)
+        elif tag in _BLOCK_ELEMENTS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._hidden:
+            while self._hidden and self._hidden.pop() != tag:
+                pass
+        elif tag in _BLOCK_ELEMENTS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden:
+            self.parts.append(data)
+
+
+def visible_text(html: str) -> str:
+    """The text a visitor sees in `html`: no tags, comments, scripts, styles or head; entities decoded.
+
+    Hidden-by-CSS elements and attribute values are kept and dropped respectively: §6 leaves both
+    open, and the scan runs on the recorded text content.
+    """
+    parser = _VisibleTextParser()
+    parser.feed(html)
+    parser.close()
+    return "".join(parser.parts)
+
+
+# --- parsing and validating terms -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Syntax:
+    open: str
+    close: str
+    placeholder: re.Pattern[str]
+
+    def wrap(self, name: str) -> str:
+        return f"{self.open}{name}{self.close}"
+
+
+def validate_delimiter(delimiter: str | None) -> None:
+    """Check a custom delimiter; None means the default {{ }} braces.
+
+    Raises ScanTermError with the API's own reasons where it has them.
+    """
+    if delimiter is None:
+        return
+    if any(ch.isspace() for ch in delimiter):
+        raise ScanTermError("Invalid delimiter contains whitespace characters")
+    if not 1 <= len(delimiter) <= MAX_DELIMITER_LENGTH:
+        raise ScanTermError("Invalid delimiter length")
+    if len(set(delimiter)) != 1:
+        raise ScanTermError(
+            f"Invalid delimiter '{delimiter}': repeat a single character, such as |, == or |||"
+        )
+    if delimiter[0].isalnum() or delimiter[0] == "_":
+        raise ScanTermError(
+            f"Invalid delimiter '{delimiter}': use a symbol such as | or ==, "
+            "since letters and digits also appear in consent text"
+        )
+
+
+def _syntax(delimiter: str | None) -> _Syntax:
+    validate_delimiter(delimiter)
+    open_, close = (_DEFAULT_OPEN, _DEFAULT_CLOSE) if delimiter is None else (delimiter, delimiter)
+    name = rf"(\*|{_VARIABLE_NAME})"
+    return _Syntax(open_, close, re.compile(re.escape(open_) + name + re.escape(close)))
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """Part of a term: literal text, a wildcard, or a template variable (`name`)."""
+
+    written: str
+    name: str = ""
+
+    @property
+    def is_wildcard(self) -> bool:
+        return self.name == _WILDCARD_NAME
+
+
+def _parse(text: str, syntax: _Syntax) -> list[_Piece]:
+    pieces: list[_Piece] = []
+    position = 0
+    for match in syntax.placeholder.finditer(text):
+        pieces.append(_Piece(text[position : match.start()]))
+        pieces.append(_Piece(match.group(), match.group(1)))
+        position = match.end()
+    pieces.append(_Piece(text[position:]))
+    for piece in pieces:
+        if not piece.name:
+            _reject_stray_delimiters(piece.written, syntax, text)
+    return [piece for piece in pieces if piece.written]
+
+
+def _reject_stray_delimiters(literal: str, syntax: _Syntax, term: str) -> None:
+    stray = [marker for marker in {syntax.open, syntax.close} if marker in literal]
+    if not stray:
+        return
+    loose = re.search(re.escape(syntax.open) + r"(.{0,40}?)" + re.escape(syntax.close), literal)
+    if loose:
+        raise ScanTermError(
+            f"'{loose.group()}' is not a wildcard or a variable: write {syntax.wrap('*')} for a wildcard, "
+            f"or a name of letters, digits and _ such as {syntax.wrap('company')}",
+            term,
+        )
+    at = min(literal.index(marker) for marker in stray)
+    raise ScanTermError(
+        f"Unbalanced delimiter near '{literal[max(0, at - 15) : at + 15].strip()}': every "
+        f"'{syntax.open}' needs a matching '{syntax.close}', as in {syntax.wrap('*')}",
+        term,
+    )
+
+
+@dataclass(frozen=True)
+class _Expansion:
+    """One candidate text of a term: a template with one row of values filled in."""
+
+    written: str
+    values: Mapping[str, str] | None
+    # Literal text between wildcards, as written; a wildcard sits between consecutive parts.
+    parts: tuple[str, ...]
+    part_offsets: tuple[int, ...]
+
+
+def _expand(spec: TermSpec, syntax: _Syntax) -> list[_Expansion]:
+    if not spec.text.strip():
+        raise ScanTermError("The term is empty: enter the consent text to look for", spec.text)
+    pieces = _parse(spec.text, syntax)
+    names = [piece.name for piece in pieces if piece.name and not piece.is_wildcard]
+    _check_values(spec, names, syntax)
+    rows: Sequence[Mapping[str, str] | None] = spec.variables or (None,)
+    expansions: dict[tuple[str, ...], _Expansion] = {}
+    for number, row in enumerate(rows, start=1):
+        expansion = _fill(pieces, row)
+        if not "".join(expansion.parts).strip():
+            reason = (
+                f"Value row {number} leaves the term without any text to look for"
+                if row is not None
+                else "The term has no text besides wildcards, so it would match any page"
+            )
+            raise ScanTermError(reason, spec.text)
+        key = tuple(normalise(part) for part in expansion.parts)
+        expansions.setdefault(key, expansion)
+    return list(expansions.values())
+
+
+def _check_values(spec: TermSpec, names: list[str], syntax: _Syntax) -> None:
+    if names and not spec.variables:
+        raise ScanTermError(
+            f"The term uses {syntax.wrap(names[0])} but gives no values for it: add a value row "
+            f"or write {syntax.wrap('*')} to accept any text",
+            spec.text,
+        )
+    if spec.variables and not names:
+        raise ScanTermError(
+            f"Values are given but the term has no variable such as {syntax.wrap('company')} to fill in",
+            spec.text,
+        )
+    wildcard = syntax.wrap(_WILDCARD_NAME)
+    for number, row in enumerate(spec.variables, start=1):
+        for name in names:
+            if name not in row:
+                raise ScanTermError(f"Value row {number} has no value for {syntax.wrap(name)}", spec.text)
+        for name, value in row.items():
+            if name not in names:
+                raise ScanTermError(
+                    f"Value row {number} gives a value for '{name}', which the term does not use",
+                    spec.text,
+                )
+            if not isinstance(value, str):
+                raise ScanTermError(
+                    f"The value for {syntax.wrap(name)} in row {number} must be text", spec.text
+                )
+            if wildcard in value:
+                raise ScanTermError(
+                    f"The value for {syntax.wrap(name)} in row {number} contains a wildcard ({wildcard}): "
+                    "values are plain text; put the wildcard in the term itself",
+                    spec.text,
+                )
+            if syntax.open in value or syntax.close in value:
+                raise ScanTermError(
+                    f"The value for {syntax.wrap(name)} in row {number} contains the delimiter "
+                    f"'{syntax.open}': values are plain text",
+                    spec.text,
+                )
+
+
+def _fill(pieces: list[_Piece], row: Mapping[str, str] | None) -> _Expansion:
+    written: list[str] = []
+    parts: list[str] = []
+    part_offsets: list[int] = []
+    current: list[str] = []
+    current_offset = 0
+    length = 0
+    for piece in pieces:
+        if piece.is_wildcard:
+            parts.append("".join(current))
+            part_offsets.append(current_offset)
+            current = []
+            current_offset = length + len(piece.written)
+            text = piece.written
+        else:
+            text = row[piece.name] if piece.name and row is not None else piece.written
+            current.append(text)
+        written.append(text)
+        length += len(text)
+    parts.append("".join(current))
+    part_offsets.append(current_offset)
+    return _Expansion("".join(written), row, tuple(parts), tuple(part_offsets))
+
+
+def validate_term(spec: TermSpec, delimiter: str | None = None) -> None:
+    """Check that a term can be scanned with this delimiter.
+
+    Raises ScanTermError (reason for the editor) for an empty term, an unknown or missing
+    variable, a wildcard or delimiter inside a value, garbled delimiters or an invalid delimiter.
+    """
+    _expand(spec, _syntax(delimiter))
+
+
+def expand_for_v4(spec: TermSpec, delimiter: str | None = None) -> list[str]:
+    """The strings to send to API v4, which has no templates: one per distinct expansion.
+
+    Raises ScanTermError if the term is invalid.
+    """
+    return [expansion.written for expansion in _expand(spec, _syntax(delimiter))]
+
+
+def as_v3_term(spec: TermSpec) -> str | dict[str, Any]:
+    """The term in the v2/v3 wire format: the text, or {"template", "variables"} for a template."""
+    if not spec.is_template:
+        return spec.text
+    return {"template": spec.text, "variables": [dict(row) for row in spec.variables]}
+
+
+# --- compiling and scanning -------------------------------------------------------------------
+
+_WILDCARD_REGEX = rf".{{0,{WILDCARD_MAX_CHARS}}}?"
+_WILDCARD_TOKEN = object()  # stands for a wildcard in the prefix tree of expansions
+_END_TOKEN = object()
+
+
+@dataclass(frozen=True)
+class _Variant:
+    expansion: _Expansion
+    parts: tuple[NormalisedText, ...]
+    # Words that must appear whole on the page for this variant to match (see `_required_words`).
+    required_words: frozenset[str]
+    pattern: re.Pattern[str] | None  # None: a single literal, matched with str.startswith/find
+
+    def match_at(self, page: str, position: int) -> int | None:
+        """End of this variant's match starting at `position`, or None."""
+        if self.pattern is None:
+            literal = self.parts[0].text
+            return position + len(literal) if page.startswith(literal, position) else None
+        match = self.pattern.match(page, position)
+        return match.end() if match else None
+
+
+@dataclass(frozen=True)
+class _CompiledTerm:
+    spec: TermSpec
+    role: TermRole
+    variants: tuple[_Variant, ...]
+    # One search for all variants: a literal for a plain term, else a prefix-tree alternation.
+    literal: str | None
+    pattern: re.Pattern[str] | None
+
+    def search(self, page: str, page_words: set[str]) -> tuple[_Variant, int, int] | None:
+        candidates = [v for v in self.variants if v.required_words <= page_words]
+        if not candidates:
+            return None
+        if self.literal is not None:
+            start = page.find(self.literal)
+            return (candidates[0], start, start + len(self.literal)) if start >= 0 else None
+        assert self.pattern is not None
+        match = self.pattern.search(page)
+        if match is None:
+            return None
+        for variant in candidates:
+            end = variant.match_at(page, match.start())
+            if end is not None:
+                return variant, match.start(), end
+        raise AssertionError("the combined pattern matched where no variant does")
+
+
+@dataclass(frozen=True)
+class CompiledProfile:
+    """Required and forbidden terms compiled once, to scan many pages."""
+
+    terms: tuple[_CompiledTerm, ...]
+    delimiter: str | None = None
+
+    def scan(self, page_text: str, explain_misses: bool = True) -> ScanReport:
+        """Scan plain page text; near misses are worked out for missed required terms."""
+        page = NormalisedText(page_text)
+        page_words = set(page.text.split(" "))
+        word_counts: Counter[str] | None = None
+        results: list[TermResult] = []
+        for term in self.terms:
+            hit = term.search(page.text, page_words)
+            if hit is not None:
+                variant, start, end = hit
+                original_start, original_end = page.original_span(start, end)
+                results.append(
+                    TermResult(
+                        term=term.spec,
+                        role=term.role,
+                        found=True,
+                        variant=variant.expansion.written,
+                        values=variant.expansion.values,
+                        passage=page_text[original_start:original_end],
+                        start=original_start,
+                        end=original_end,
+                    )
+                )
+                continue
+            near_miss = None
+            if explain_misses and term.role is TermRole.REQUIRED:
+                word_counts = word_counts or Counter(page.text.split(" "))
+                near_miss = _closest_near_miss(term, page, word_counts)
+            results.append(TermResult(term=term.spec, role=term.role, found=False, near_miss=near_miss))
+        return _report(results, page_text)
+
+    def scan_html(self, html: str, explain_misses: bool = True) -> ScanReport:
+        """Scan the visible text of an HTML page; offsets index `ScanReport.scanned_text`."""
+        return self.scan(visible_text(html), explain_misses)
+
+
+def compile_profile(
+    required: Iterable[TermSpec], forbidden: Iterable[TermSpec], delimiter: str | None = None
+) -> CompiledProfile:
+    """Validate and compile required and forbidden terms for fast scanning.
+
+    Raises ScanTermError for the first invalid term or an invalid delimiter.
+    """
+    syntax = _syntax(delimiter)
+    terms = [_compile_term(spec, TermRole.REQUIRED, syntax) for spec in required]
+    terms += [_compile_term(spec, TermRole.FORBIDDEN, syntax) for spec in forbidden]
+    return CompiledProfile(tuple(terms), delimiter)
+
+
+def _compile_term(spec: TermSpec, role: TermRole, syntax: _Syntax) -> _CompiledTerm:
+    variants = tuple(_compile_variant(expansion) for expansion in _expand(spec, syntax))
+    if len(variants) == 1 and variants[0].pattern is None:
+        return _CompiledTerm(spec, role, variants, variants[0].parts[0].text, None)
+    tokens = [_tokens(variant) for variant in variants]
+    return _CompiledTerm(spec, role, variants, None, re.compile(_prefix_tree_regex(tokens)))
+
+
+def _compile_variant(expansion: _Expansion) -> _Variant:
+    parts: list[NormalisedText] = []
+    last = len(expansion.parts) - 1
+    for index, (written, offset) in enumerate(zip(expansion.parts, expansion.part_offsets, strict=True)):
+        # The term's own leading and trailing whitespace asks for nothing on the page.
+        stripped = written.lstrip() if index == 0 else written
+        stripped = stripped.rstrip() if index == last else stripped
+        start = offset + (len(written) - len(written.lstrip()) if index == 0 and stripped else 0)
+        parts.append(NormalisedText(stripped, start))
+    texts = [part.text for part in parts]
+    pattern = None
+    if len(parts) > 1:
+        pattern = re.compile(_WILDCARD_REGEX.join(re.escape(text) for text in texts))
+    return _Variant(expansion, tuple(parts), _required_words(texts), pattern)
+
+
+def _required_words(parts: list[str]) -> frozenset[str]:
+    """Words with a space on both sides inside a literal part: the page must have them as words.
+
+    Words at the edges may match part of a page word (the scan is a substring search, and a
+    wildcard may end mid-word), so only inner words can rule a term out before searching.
+    """
+    return frozenset(word for text in parts for word in text.split(" ")[1:-1] if word)
+
+
+def _tokens(variant: _Variant) -> list[object]:
+    tokens: list[object] = []
+    for index, part in enumerate(variant.parts):
+        if index:
+            tokens.append(_WILDCARD_TOKEN)
+        tokens.extend(part.text)
+    # A wildcard at either end matches the empty string, so it never changes whether a term is found.
+    while tokens and tokens[0] is _WILDCARD_TOKEN:
+        tokens.pop(0)
+    while tokens and tokens[-1] is _WILDCARD_TOKEN:
+        tokens.pop()
+    return tokens
+
+
+def _prefix_tree_regex(variants: list[list[object]]) -> str:
+    """One regex for all variants, sharing common prefixes: "on behalf of (?:acme|mortgage acme) at".
+
+    A variant that is a prefix of another makes the longer one redundant for "is it on the page",
+    so the tree is cut there.
+    """
+    root: dict[object, Any] = {}
+    for tokens in variants:
+        node = root
+        for token in tokens:
+            if _END_TOKEN in node:
+                break
+            node = node.setdefault(token, {})
+        else:
+            node.clear()
+            node[_END_TOKEN] = {}
+    return _subtree_regex(root)
+
+
+def _subtree_regex(node: dict[object, Any]) -> str:
+    parts: list[str] = []
+    # Walk single-child chains in a loop; recursion happens only where variants branch.
+    while _END_TOKEN not in node and len(node) == 1:
+        ((token, node),) = node.items()
+        parts.append(_token_regex(token))
+    if _END_TOKEN not in node:
+        branches = [_token_regex(token) + _subtree_regex(child) for token, child in node.items()]
+        parts.append("(?:" + "|".join(branches) + ")")
+    return "".join(parts)
+
+
+def _token_regex(token: object) -> str:
+    return _WILDCARD_REGEX if token is _WILDCARD_TOKEN else re.escape(str(token))
+
+
+def _report(results: list[TermResult], scanned_text: str) -> ScanReport:
+    def terms(role: TermRole, found: bool) -> list[str]:
+        return [r.term.text for r in results if r.role is role and r.found is found]
+
+    required_not_found = terms(TermRole.REQUIRED, False)
+    forbidden_found = terms(TermRole.FORBIDDEN, True)
+    return ScanReport(
+        required_found=terms(TermRole.REQUIRED, True),
+        required_not_found=required_not_found,
+        forbidden_found=forbidden_found,
+        forbidden_not_found=terms(TermRole.FORBIDDEN, False),
+        success=(not required_not_found and not forbidden_found) if results else None,
+        results=results,
+        scanned_text=scanned_text,
+    )
+
+
+# --- near misses ------------------------------------------------------------------------------
+
+
+def _closest_near_miss(
+    term: _CompiledTerm, page: NormalisedText, word_counts: Counter[str]
+) -> NearMiss | None:
+    # For a template, try the expansions whose inner words are most present on the page.
+    ranked = sorted(
+        term.variants,
+        key=lambda v: -sum(word in word_counts for word in v.required_words) / max(1, len(v.required_words)),
+    )
+    best: NearMiss | None = None
+    for variant in ranked[:NEAR_MISS_VARIANTS_TRIED]:
+        near_miss = explain_miss(
+            variant.expansion.written, variant.parts, page, word_counts, WILDCARD_MAX_CHARS
+        )
+        if near_miss and (best is None or near_miss.similarity > best.similarity):
+            best = near_miss
+    return best
