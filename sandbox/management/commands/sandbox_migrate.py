@@ -1,0 +1,11 @@
+from django.core.management.base import BaseCommand
+
+from sandbox.bootstrap import prepare_store
+
+
+class Command(BaseCommand):
+    help = "Create or migrate the sandbox's own SQLite store (SANDBOX_DB_PATH, default var/sandbox.sqlite3)."
+
+    def handle(self, *args: object, **options: object) -> None:
+        path = prepare_store(verbosity=int(options.get("verbosity", 1)))
+        self.stdout.write(f"Sandbox store ready at {path}")
