@@ -340,6 +340,35 @@ def check_in_certificate(certificate: Certificate, *, user=None, trigger: str = 
     return check_in
 
 
+def claim_by_url(cert_url: str, lead: Lead, *, api_version: str | None = None, trigger: str) -> ClaimResult:
+    """Claim a certificate that need not be in tfdash (scripts and support); the call is still logged.
+
+    Raises InvalidCertificateUrl before any request, and TrustedFormError after recording it.
+    """
+    client = get_client()
+    certificate = Certificate.objects.filter(cert_id=client.certificate(cert_url).cert_id).first()
+    try:
+        result = client.claim(
+            cert_url,
+            lead,
+            api_version=api_version,
+            insights_properties=settings.TRUSTEDFORM_INSIGHTS_PROPERTIES
+            if (api_version or client.api_version) == "4.0"
+            else (),
+        )
+    except TrustedFormError as error:
+        if certificate is not None and not certificate.is_final:
+            apply_claim_error(certificate, error, trigger=trigger)
+        elif error.call:
+            record_call(error.call, certificate=certificate, trigger=trigger)
+        raise
+    if certificate is not None and not certificate.is_final:
+        apply_claim_result(certificate, result, trigger=trigger)
+    else:
+        record_call(result.call, certificate=certificate, trigger=trigger)
+    return result
+
+
 def view_claim_again(certificate: Certificate, *, user=None, trigger: str = "web") -> Claim:
     """Fetch the claim answer again from TrustedForm (`GET /<id>`) and store it as a claim row."""
     try:

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from certificates import views as certificate_views
+from tfdash import views
 
 urlpatterns = [
     path("", certificate_views.home, name="home"),
@@ -11,5 +12,7 @@ urlpatterns = [
     path("certificates/", include("certificates.urls")),
     path("intake/", include("certificates.intake_urls")),
     path("api/", include("certificates.api_urls")),
+    path("settings/", views.settings_page, name="settings"),
+    path("settings/resume/", views.resume_claiming, name="settings-resume"),
     path("admin/", admin.site.urls),
 ]
