@@ -125,6 +125,17 @@ class Certificate(models.Model):
             models.Index(fields=["state", "claim_deadline"], name="cert_deadline_idx"),
             models.Index(fields=["vendor", "state", "claim_deadline"], name="cert_vendor_state_idx"),
             models.Index(fields=["-received_at", "-id"], name="cert_received_idx"),
+            # The certificates workspace: each common filter paired with the default sort (newest first)
+            # or the deadline sort, so a page is an index range scan, not a sort of a million rows.
+            models.Index(fields=["vendor", "-received_at", "-id"], name="cert_vendor_received_idx"),
+            models.Index(fields=["state", "-received_at", "-id"], name="cert_state_received_idx"),
+            models.Index(fields=["outcome", "-received_at", "-id"], name="cert_outcome_received_idx"),
+            models.Index(fields=["vendor", "outcome", "-received_at", "-id"], name="cert_vendor_outcome_idx"),
+            models.Index(fields=["claim_deadline", "id"], name="cert_deadline_sort_idx"),
+            # The review queue: open ones, oldest first.
+            models.Index(fields=["review_status", "received_at", "id"], name="cert_review_queue_idx"),
+            # Search by the lead system's reference is an exact match.
+            models.Index(fields=["reference"], name="cert_reference_idx"),
         ]
 
     def __str__(self) -> str:
