@@ -1,6 +1,7 @@
 import os
 
 import pytest
+
 from tests.support.sandbox import SandboxAdmin, start_sandbox
 
 pytest_plugins = ["tests.support.sandbox_fixtures"]
@@ -11,7 +12,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture(scope="session")
-def api_key(django_settings_is_configured) -> str:
+def api_key() -> str:
     from django.conf import settings
 
     return settings.TRUSTEDFORM_API_KEY

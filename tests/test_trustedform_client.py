@@ -105,7 +105,7 @@ def test_an_unknown_certificate_is_a_final_404(client_for, version):
 
     assert caught.value.status == 404
     assert not caught.value.retryable
-    assert "expired or could not be found" in caught.value.reason
+    assert "expired or could not be found" in caught.value.message
 
 
 def test_a_certificate_older_than_72_hours_has_expired(client_for, sandbox):
