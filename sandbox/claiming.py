@@ -431,6 +431,7 @@ def run_operations(call: Call, cert: Certificate, request: HttpRequest) -> tuple
                     "expires_at": clock.isoformat(context.retained_until),
                     "previously_retained": context.previously_retained,
                     "masked_cert_url": context.masked_cert_url,
+                    "share_url": f"{ids.cert_url(cert.cert_id)}?shared_token={context.claim_id}",
                 },
             }
         for name in ("insights", "verify"):

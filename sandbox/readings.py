@@ -29,6 +29,8 @@ DEFAULT_CLAIM_LIMIT = 5
 V3_RETAINED_EXPIRY_FIELD = "expires_at"
 # Reading (§3.1): v4 `retain.results.expires_at` is described as when the certificate "will no longer be
 # available for API requests"; the emulator answers the retained copy's expiry (claim time + 5 years).
+# Reading (§3.1 [X]): v4 `retain.results` carries `share_url` as in the only live recording (LeadConduit's
+# fixture), although the spec says share URLs left the API.
 # Reading (§3.1/§3.3): a v4 `retain` on a mobile or Meta certificate does not need `match_lead`, because
 # `match_lead` on them is the error "match_lead requires a web certificate" (KB failure-outcomes).
 # Reading (§4 [X]): matching a masked certificate always fails (KB masked), it never matches.
