@@ -50,7 +50,9 @@ def post(
     return requests.post(url, json=body, headers=all_headers, auth=auth, timeout=timeout)
 
 
-def get(sandbox: SandboxAdmin, path: str, *, version: str | None = None, key: str | None = None) -> requests.Response:
+def get(
+    sandbox: SandboxAdmin, path: str, *, version: str | None = None, key: str | None = None
+) -> requests.Response:
     headers = {"Api-Version": version} if version else {}
     return requests.get(
         f"{sandbox.base_url}/{path}", headers=headers, auth=("API", key or sandbox.api_key), timeout=10
@@ -58,7 +60,11 @@ def get(sandbox: SandboxAdmin, path: str, *, version: str | None = None, key: st
 
 
 def retain_body(email: str = KELLY, **extra: object) -> dict:
-    return {"match_lead": {"email": email}, "retain": {"reference": "lead-1", "vendor": "Acme Leads"}, **extra}
+    return {
+        "match_lead": {"email": email},
+        "retain": {"reference": "lead-1", "vendor": "Acme Leads"},
+        **extra,
+    }
 
 
 def parse_time(value: str) -> datetime:
@@ -85,7 +91,9 @@ def test_v4_claim_with_match_lead_and_retain_answers_200_success(sandbox):
     }
     assert body["retain"]["reference"] == "lead-1" and body["retain"]["vendor"] == "Acme Leads"
     assert body["retain"]["results"]["previously_retained"] is False
-    assert re.fullmatch(r"https://cert\.trustedform\.com/[0-9a-f]{40}", body["retain"]["results"]["masked_cert_url"])
+    assert re.fullmatch(
+        r"https://cert\.trustedform\.com/[0-9a-f]{40}", body["retain"]["results"]["masked_cert_url"]
+    )
     assert float(answer.headers["X-Runtime"]) >= 0
 
 
@@ -94,16 +102,30 @@ def test_v3_claim_answers_201_with_the_consent_shape(sandbox):
     answer = post(sandbox, cert["cert_id"], {"email": KELLY, "reference": "r", "vendor": "v"}, version="3.0")
     assert answer.status_code == 201
     body = answer.json()
-    assert {"outcome", "reason", "is_masked", "masked_cert_url", "fingerprints", "scans", "warnings", "cert"} <= set(
-        body
-    )
-    assert set(body["scans"]) == {"required_found", "required_not_found", "forbidden_found", "forbidden_not_found"}
+    assert {
+        "outcome",
+        "reason",
+        "is_masked",
+        "masked_cert_url",
+        "fingerprints",
+        "scans",
+        "warnings",
+        "cert",
+    } <= set(body)
+    assert set(body["scans"]) == {
+        "required_found",
+        "required_not_found",
+        "forbidden_found",
+        "forbidden_not_found",
+    }
     assert body["outcome"] == "success" and body["reason"] == ""
     assert body["fingerprints"] == {"matching": [KELLY_SHA1], "non_matching": []}
     assert body["reference"] == "r" and body["vendor"] == "v"
 
 
-@pytest.mark.parametrize(("header", "value", "status"), [("api-version", "4", 200), ("API-VERSION", "3", 201)])
+@pytest.mark.parametrize(
+    ("header", "value", "status"), [("api-version", "4", 200), ("API-VERSION", "3", 201)]
+)
 def test_api_version_header_is_case_insensitive_and_accepts_short_forms(sandbox, header, value, status):
     cert = sandbox.mint(email=KELLY)
     answer = post(sandbox, cert["cert_id"], retain_body(), version=None, headers={header: value})
@@ -145,7 +167,9 @@ def test_v4_wrong_key_is_401_with_the_spec_body(sandbox):
 
 def test_v3_missing_auth_is_401_with_errors_detail_body(sandbox):
     cert = sandbox.mint(email=KELLY)
-    answer = requests.post(f"{sandbox.base_url}/{cert['cert_id']}", json={}, headers={"Api-Version": "3.0"}, timeout=10)
+    answer = requests.post(
+        f"{sandbox.base_url}/{cert['cert_id']}", json={}, headers={"Api-Version": "3.0"}, timeout=10
+    )
     assert answer.status_code == 401
     assert answer.json() == {"errors": {"detail": "Unauthorized"}, "message": "Unauthorized"}
 
@@ -160,7 +184,10 @@ def test_a_changed_api_key_is_required_afterwards(sandbox):
 
 @pytest.mark.parametrize(
     ("version", "body"),
-    [("4.0", {"outcome": "error", "reason": "Account is inactive"}), ("3.0", {"outcome": "failure", "reason": "account is inactive"})],
+    [
+        ("4.0", {"outcome": "error", "reason": "Account is inactive"}),
+        ("3.0", {"outcome": "failure", "reason": "account is inactive"}),
+    ],
 )
 def test_an_inactive_account_is_402(sandbox, version, body):
     cert = sandbox.mint(email=KELLY)
@@ -189,7 +216,10 @@ def test_an_unknown_certificate_is_404(sandbox, version, body):
 
 @pytest.mark.parametrize(
     ("version", "body"),
-    [("4.0", {"outcome": "error", "reason": "Certificate is not claimable"}), ("3.0", {"outcome": "failure", "reason": "certificate not claimable"})],
+    [
+        ("4.0", {"outcome": "error", "reason": "Certificate is not claimable"}),
+        ("3.0", {"outcome": "failure", "reason": "certificate not claimable"}),
+    ],
 )
 def test_a_sandbox_certificate_is_405(sandbox, version, body):
     cert = sandbox.mint(email=KELLY, sandbox=True)
@@ -216,7 +246,10 @@ def test_v3_claim_without_the_retain_product_is_403(sandbox):
 def test_a_request_with_no_operations_is_400_no_valid_products(sandbox):
     cert = sandbox.mint(email=KELLY)
     answer = post(sandbox, cert["cert_id"], {})
-    assert (answer.status_code, answer.json()) == (400, {"outcome": "error", "reason": "No valid products detected"})
+    assert (answer.status_code, answer.json()) == (
+        400,
+        {"outcome": "error", "reason": "No valid products detected"},
+    )
 
 
 def test_an_account_with_no_products_is_400_no_valid_products(sandbox):
@@ -272,14 +305,23 @@ def test_a_body_that_is_not_json_is_a_schema_error(sandbox):
 def test_a_claim_without_content_type_is_an_opaque_400(sandbox):
     cert = sandbox.mint(email=KELLY)
     answer = requests.post(
-        f"{sandbox.base_url}/{cert['cert_id']}", auth=("API", sandbox.api_key), headers={"Api-Version": "4.0"}, timeout=10
+        f"{sandbox.base_url}/{cert['cert_id']}",
+        auth=("API", sandbox.api_key),
+        headers={"Api-Version": "4.0"},
+        timeout=10,
     )
     assert answer.status_code == 400
     assert answer.text == "Bad Request"
     assert not answer.headers["Content-Type"].startswith("application/json")
 
 
-@pytest.mark.parametrize(("version", "reason"), [("4.0", "Certificate has been claimed too many times"), ("3.0", "certificate has been claimed too many times")])
+@pytest.mark.parametrize(
+    ("version", "reason"),
+    [
+        ("4.0", "Certificate has been claimed too many times"),
+        ("3.0", "certificate has been claimed too many times"),
+    ],
+)
 def test_the_sixth_claim_of_a_certificate_is_422(sandbox, version, reason):
     cert = sandbox.mint(email=KELLY)
     statuses = [post(sandbox, cert["cert_id"], retain_body(), version=version).status_code for _ in range(6)]
@@ -363,7 +405,10 @@ def test_v4_a_lead_that_does_not_match_fails_but_is_still_retained(sandbox):
 def test_v4_a_second_retain_is_previously_retained(sandbox):
     cert = sandbox.mint(email=KELLY)
     post(sandbox, cert["cert_id"], retain_body())
-    assert post(sandbox, cert["cert_id"], retain_body()).json()["retain"]["results"]["previously_retained"] is True
+    assert (
+        post(sandbox, cert["cert_id"], retain_body()).json()["retain"]["results"]["previously_retained"]
+        is True
+    )
 
 
 def test_v4_retained_copy_expires_five_years_after_the_claim(sandbox):
@@ -375,7 +420,9 @@ def test_v4_retained_copy_expires_five_years_after_the_claim(sandbox):
 
 def test_v4_insights_return_only_the_requested_properties(sandbox):
     cert = sandbox.mint(email=KELLY, insights={"ip": "24.28.104.159", "seconds_on_page": 60}, age_hours=1)
-    body = post(sandbox, cert["cert_id"], {"insights": {"properties": ["ip", "age_seconds", "browser"]}}).json()
+    body = post(
+        sandbox, cert["cert_id"], {"insights": {"properties": ["ip", "age_seconds", "browser"]}}
+    ).json()
     properties = body["insights"]["properties"]
     assert set(properties) == {"ip", "age_seconds", "browser"}
     assert properties["ip"] == "24.28.104.159"
@@ -389,7 +436,9 @@ def test_v4_all_twenty_properties_and_browser_can_be_requested(sandbox):
     cert = sandbox.mint(email=KELLY, bot=True)
     names = json.loads((FIXTURES / "cases.json").read_text())
     names = next(c for c in names if c["id"] == "C070")["request"]["body"]["insights"]["properties"]
-    properties = post(sandbox, cert["cert_id"], {"insights": {"properties": names}}).json()["insights"]["properties"]
+    properties = post(sandbox, cert["cert_id"], {"insights": {"properties": names}}).json()["insights"][
+        "properties"
+    ]
     assert set(properties) == set(names) and len(names) == 20
     assert properties["bot_detected"] is True
     assert properties["is_masked"] is False
@@ -399,7 +448,9 @@ def test_v4_all_twenty_properties_and_browser_can_be_requested(sandbox):
 def test_v4_mobile_insights_are_the_mobile_subset(sandbox):
     cert = sandbox.mint(type="mobile")
     wanted = ["ip", "os", "browser", "domain", "page_url", "seconds_on_page"]
-    properties = post(sandbox, cert["cert_id"], {"insights": {"properties": wanted}}).json()["insights"]["properties"]
+    properties = post(sandbox, cert["cert_id"], {"insights": {"properties": wanted}}).json()["insights"][
+        "properties"
+    ]
     assert properties["ip"] and properties["os"]["is_mobile"] is True and properties["seconds_on_page"] > 0
     assert properties["browser"] is None and properties["domain"] is None and properties["page_url"] is None
 
@@ -407,7 +458,9 @@ def test_v4_mobile_insights_are_the_mobile_subset(sandbox):
 def test_v4_meta_insights_are_only_age_owner_and_dates(sandbox):
     cert = sandbox.mint(type="meta")
     wanted = ["age_seconds", "confirmed_owner", "created_at", "expires_at", "ip", "os"]
-    properties = post(sandbox, cert["cert_id"], {"insights": {"properties": wanted}}).json()["insights"]["properties"]
+    properties = post(sandbox, cert["cert_id"], {"insights": {"properties": wanted}}).json()["insights"][
+        "properties"
+    ]
     assert properties["ip"] is None and properties["os"] is None
     assert properties["confirmed_owner"] and properties["created_at"] and properties["expires_at"]
 
@@ -422,7 +475,9 @@ def test_v4_match_lead_on_a_mobile_certificate_is_an_error_and_retain_works_with
 
 def test_v4_failed_page_scan_is_a_failure_with_the_scan_result(sandbox):
     cert = sandbox.mint(page_text="Make a claim on Staging today")
-    body = post(sandbox, cert["cert_id"], {"insights": {"scans": {"required": ["make a claim on Production"]}}}).json()
+    body = post(
+        sandbox, cert["cert_id"], {"insights": {"scans": {"required": ["make a claim on Production"]}}}
+    ).json()
     assert body == {
         "outcome": "failure",
         "reason": "Insights page scans unsuccessful",
@@ -451,7 +506,13 @@ def test_v4_verify_succeeds_for_approved_consent_language(sandbox):
     body = post(
         sandbox,
         cert["cert_id"],
-        {"verify": {"advertiser_name": "acme inc", "min_font_size_px_required": 12, "opt_in_types_allowed": ["manual"]}},
+        {
+            "verify": {
+                "advertiser_name": "acme inc",
+                "min_font_size_px_required": 12,
+                "opt_in_types_allowed": ["manual"],
+            }
+        },
     ).json()
     assert body["outcome"] == "success"
     result = body["verify"]["result"]
@@ -475,7 +536,11 @@ def test_v4_verify_succeeds_for_approved_consent_language(sandbox):
 def test_v4_verify_failures_carry_the_kb_reasons(sandbox, mint, params, reason):
     cert = sandbox.mint(**mint)
     body = post(sandbox, cert["cert_id"], {"verify": params}).json()
-    assert (body["outcome"], body["reason"], body["verify"]["result"]["success"]) == ("failure", reason, False)
+    assert (body["outcome"], body["reason"], body["verify"]["result"]["success"]) == (
+        "failure",
+        reason,
+        False,
+    )
 
 
 def test_v3_failure_when_no_fingerprint_matches_but_the_certificate_is_claimed(sandbox):
@@ -492,7 +557,11 @@ def test_v3_scan_warnings_make_the_outcome_a_failure(sandbox):
     body = post(
         sandbox,
         cert["cert_id"],
-        {"email": KELLY, "required_scan_terms": ["I agree to be texted"], "forbidden_scan_terms": "free ipad"},
+        {
+            "email": KELLY,
+            "required_scan_terms": ["I agree to be texted"],
+            "forbidden_scan_terms": "free ipad",
+        },
         version="3.0",
     ).json()
     assert body["outcome"] == "failure"
@@ -528,15 +597,29 @@ def test_v3_form_encoded_claims_take_numbered_and_bracketed_fields(sandbox):
 def test_v3_prehashed_fingerprints_are_compared_as_is(sandbox):
     cert = sandbox.mint(email=KELLY)
     body = post(
-        sandbox, cert["cert_id"], {"fingerprints": [KELLY_SHA1.upper(), "d511850d569bcd7802c30f54de34bb9f2b31eed1"]}, version="3.0"
+        sandbox,
+        cert["cert_id"],
+        {"fingerprints": [KELLY_SHA1.upper(), "d511850d569bcd7802c30f54de34bb9f2b31eed1"]},
+        version="3.0",
     ).json()
-    assert body["fingerprints"] == {"matching": [KELLY_SHA1], "non_matching": ["d511850d569bcd7802c30f54de34bb9f2b31eed1"]}
+    assert body["fingerprints"] == {
+        "matching": [KELLY_SHA1],
+        "non_matching": ["d511850d569bcd7802c30f54de34bb9f2b31eed1"],
+    }
 
 
 def test_v3_templates_are_found_if_any_expansion_matches_and_echo_as_sent(sandbox):
-    cert = sandbox.mint(page_text="You agree to be called on behalf of Acme Mortgage at the telephone number given.")
-    found = {"template": "on behalf of {{company}} at the telephone number", "variables": [{"company": "Mortgage Acme"}, {"company": "Acme Mortgage"}]}
-    missing = {"template": "on behalf of {{company}} at the telephone number", "variables": [{"company": "Acme Co."}]}
+    cert = sandbox.mint(
+        page_text="You agree to be called on behalf of Acme Mortgage at the telephone number given."
+    )
+    found = {
+        "template": "on behalf of {{company}} at the telephone number",
+        "variables": [{"company": "Mortgage Acme"}, {"company": "Acme Mortgage"}],
+    }
+    missing = {
+        "template": "on behalf of {{company}} at the telephone number",
+        "variables": [{"company": "Acme Co."}],
+    }
     body = post(sandbox, cert["cert_id"], {"required_scan_terms": [found, missing]}, version="3.0").json()
     assert body["scans"]["required_found"] == [found]
     assert body["scans"]["required_not_found"] == [missing]
@@ -593,7 +676,9 @@ def test_check_in_answers_200_empty_object_and_extends_the_window_to_90_days(san
 
 def test_check_in_accepts_a_bare_post_without_body_or_content_type(sandbox):
     cert = sandbox.mint(email=KELLY)
-    answer = requests.post(f"{sandbox.base_url}/{cert['cert_id']}/check_in", auth=("API", sandbox.api_key), timeout=10)
+    answer = requests.post(
+        f"{sandbox.base_url}/{cert['cert_id']}/check_in", auth=("API", sandbox.api_key), timeout=10
+    )
     assert (answer.status_code, answer.json()) == (200, {})
 
 
@@ -621,7 +706,10 @@ def test_check_in_of_an_expired_certificate_is_404(sandbox):
 def test_a_masked_certificate_cannot_be_checked_in(sandbox):
     cert = sandbox.mint(type="masked", email=KELLY)
     answer = post(sandbox, f"{cert['cert_id']}/check_in", None)
-    assert (answer.status_code, answer.json()) == (405, {"outcome": "error", "reason": "Masked certificates cannot be extended"})
+    assert (answer.status_code, answer.json()) == (
+        405,
+        {"outcome": "error", "reason": "Masked certificates cannot be extended"},
+    )
     sandbox.advance(hours=73)
     assert alive(sandbox, cert["cert_id"]) == 404
 
@@ -633,7 +721,10 @@ def test_check_in_needs_a_valid_key(sandbox):
 
 def test_ping_url_is_unauthenticated_and_new_on_every_call(sandbox):
     cert = sandbox.mint()
-    urls = [requests.get(f"{sandbox.base_url}/{cert['cert_id']}/ping_url", timeout=10).json()["url"] for _ in range(2)]
+    urls = [
+        requests.get(f"{sandbox.base_url}/{cert['cert_id']}/ping_url", timeout=10).json()["url"]
+        for _ in range(2)
+    ]
     assert urls[0] != urls[1]
     assert all(re.fullmatch(r"https://ping\.trustedform\.com/0(\.[-_A-Za-z0-9]+){3}", u) for u in urls)
 
@@ -707,7 +798,9 @@ def test_an_upper_case_web_id_is_the_same_certificate(sandbox):
         ({"type": "masked"}, 71.9, 72.1),
     ],
 )
-def test_each_certificate_type_answers_until_its_window_closes_and_404_after(sandbox, mint, open_hours, closed_hours):
+def test_each_certificate_type_answers_until_its_window_closes_and_404_after(
+    sandbox, mint, open_hours, closed_hours
+):
     cert = sandbox.mint(**mint)
     sandbox.set_clock(open_hours * HOUR)
     assert alive(sandbox, cert["cert_id"]) == 200
@@ -732,7 +825,9 @@ def test_the_masked_cert_url_is_a_claimable_masked_certificate_that_never_matche
     body = post(sandbox, masked_id, {"email": KELLY}, version="3.0").json()
     assert body["is_masked"] is True and body["fingerprints"]["matching"] == []
     assert body["outcome"] == "failure"
-    properties = post(sandbox, masked_id, {"insights": {"properties": ["is_masked", "domain", "page_url"]}}).json()
+    properties = post(
+        sandbox, masked_id, {"insights": {"properties": ["is_masked", "domain", "page_url"]}}
+    ).json()
     assert properties["insights"]["properties"]["is_masked"] is True
     assert properties["insights"]["properties"]["page_url"] is None
 
@@ -752,7 +847,11 @@ def test_the_documented_fingerprint_vectors_reproduce(sandbox):
     vectors = json.loads((FIXTURES / "scan-and-fingerprint-vectors.json").read_text())["fingerprint_vectors"]
     checked = 0
     for vector in vectors:
-        if not vector.get("matches_source") or "@" not in vector["input"] and not vector["input"][0].isdigit():
+        if (
+            not vector.get("matches_source")
+            or "@" not in vector["input"]
+            and not vector["input"][0].isdigit()
+        ):
             continue
         raw = vector["input"].split(" ")[0]
         field = "email" if "@" in raw else "phone"
@@ -768,7 +867,9 @@ def test_the_documented_fingerprint_vectors_reproduce(sandbox):
     assert stored["email_fingerprints"] == [KELLY_SHA1] and stored["phone_fingerprints"] == [PHONE_SHA1]
 
 
-@pytest.mark.parametrize("phone", ["(513) 555-6719", "513 555 6719", "513-555-6719", "[513]5556719", "5135556719"])
+@pytest.mark.parametrize(
+    "phone", ["(513) 555-6719", "513 555 6719", "513-555-6719", "[513]5556719", "5135556719"]
+)
 def test_match_lead_normalises_phones_like_the_certificate(sandbox, phone):
     cert = sandbox.mint(phone="5135556719")
     result = post(sandbox, cert["cert_id"], {"match_lead": {"phone": phone}}).json()["match_lead"]["result"]
@@ -778,12 +879,21 @@ def test_match_lead_normalises_phones_like_the_certificate(sandbox, phone):
 @pytest.mark.parametrize("phone", ["+1 513 555 6719", "15135556719", "513.555.6719"])
 def test_phone_prefixes_and_dots_are_not_normalised_away(sandbox, phone):
     cert = sandbox.mint(phone=PHONE)
-    assert post(sandbox, cert["cert_id"], {"match_lead": {"phone": phone}}).json()["match_lead"]["result"]["success"] is False
+    assert (
+        post(sandbox, cert["cert_id"], {"match_lead": {"phone": phone}}).json()["match_lead"]["result"][
+            "success"
+        ]
+        is False
+    )
 
 
 def test_match_lead_accepts_prehashed_values_and_lists(sandbox):
     cert = sandbox.mint(email=KELLY, phone=PHONE)
-    body = post(sandbox, cert["cert_id"], {"match_lead": {"email": [KELLY_SHA1.upper()], "phone": ["000", PHONE_SHA1]}}).json()
+    body = post(
+        sandbox,
+        cert["cert_id"],
+        {"match_lead": {"email": [KELLY_SHA1.upper()], "phone": ["000", PHONE_SHA1]}},
+    ).json()
     assert body["match_lead"]["result"] == {"email_match": True, "phone_match": True, "success": True}
     assert body["match_lead"]["email"] == [KELLY_SHA1.upper()]
 
@@ -827,7 +937,9 @@ def test_page_scan_is_case_and_whitespace_insensitive_but_otherwise_exact(sandbo
 
 def test_page_scan_takes_a_single_string_and_echoes_it(sandbox):
     cert = sandbox.mint(page_text=PAGE)
-    scans = post(sandbox, cert["cert_id"], {"insights": {"scans": {"forbidden": "free ipad"}}}).json()["insights"]["scans"]
+    scans = post(sandbox, cert["cert_id"], {"insights": {"scans": {"forbidden": "free ipad"}}}).json()[
+        "insights"
+    ]["scans"]
     assert scans["forbidden"] == "free ipad"
     assert scans["result"]["forbidden"] == {"found": [], "not_found": ["free ipad"]}
     assert scans["result"]["success"] is True
@@ -844,14 +956,21 @@ def test_the_documented_wildcard_example_is_found(sandbox):
 def test_v3_custom_delimiter_variables_in_templates(sandbox):
     cert = sandbox.mint(page_text="Calls on behalf of Acme Co. at the telephone number you gave")
     term = {"template": "on behalf of |company| at |*| number", "variables": [{"company": "Acme Co."}]}
-    body = post(sandbox, cert["cert_id"], {"required_scan_terms": [term], "scan_delimiter": "|"}, version="3.0").json()
+    body = post(
+        sandbox, cert["cert_id"], {"required_scan_terms": [term], "scan_delimiter": "|"}, version="3.0"
+    ).json()
     assert body["scans"]["required_found"] == [term]
 
 
 def test_v3_invalid_delimiter_is_400(sandbox):
     cert = sandbox.mint()
-    answer = post(sandbox, cert["cert_id"], {"required_scan_terms": "x", "scan_delimiter": "a b"}, version="3.0")
-    assert answer.status_code == 400 and answer.json()["reason"] == "Invalid delimiter contains whitespace characters"
+    answer = post(
+        sandbox, cert["cert_id"], {"required_scan_terms": "x", "scan_delimiter": "a b"}, version="3.0"
+    )
+    assert (
+        answer.status_code == 400
+        and answer.json()["reason"] == "Invalid delimiter contains whitespace characters"
+    )
 
 
 # --- knobs: latency, 5xx, timeout, reset, 429, redirect ---------------------------------------------------------
@@ -887,7 +1006,10 @@ def test_the_timeout_knob_hangs_then_answers_after_claiming(sandbox):
     time.sleep(1.5)
     sandbox.clear_faults()
     assert len(sandbox.certificate(cert["cert_id"])["claims"]) == 1
-    assert post(sandbox, cert["cert_id"], retain_body()).json()["retain"]["results"]["previously_retained"] is True
+    assert (
+        post(sandbox, cert["cert_id"], retain_body()).json()["retain"]["results"]["previously_retained"]
+        is True
+    )
 
 
 def test_the_reset_knob_aborts_the_connection(sandbox):
@@ -932,7 +1054,13 @@ def test_fail_next_is_consumed_in_order_then_answers_normally(sandbox):
     assert answers[0].json() == {"errors": {"detail": "Internal Server Error"}}
     assert answers[1].headers["Retry-After"] == "3"
     assert answers[2].headers["Content-Type"].startswith("text/html")
-    assert [r["fault"] for r in sandbox.requests(cert_id=cert["cert_id"])] == ["503", "429", "html500", "json502", ""]
+    assert [r["fault"] for r in sandbox.requests(cert_id=cert["cert_id"])] == [
+        "503",
+        "429",
+        "html500",
+        "json502",
+        "",
+    ]
 
 
 def test_fail_next_timeout_and_reset_hit_only_that_certificate(sandbox):
@@ -1014,7 +1142,9 @@ def test_unknown_knobs_are_rejected(sandbox):
     assert answer.status_code == 400 and "unknown fault knob" in answer.json()["error"]
     cert = sandbox.mint()
     answer = requests.post(
-        f"{sandbox.base_url}/_sandbox/certificates/{cert['cert_id']}/faults", json={"fail_next": ["explode"]}, timeout=10
+        f"{sandbox.base_url}/_sandbox/certificates/{cert['cert_id']}/faults",
+        json={"fail_next": ["explode"]},
+        timeout=10,
     )
     assert answer.status_code == 400
 
@@ -1075,7 +1205,10 @@ def test_run_sandbox_prints_its_url_and_stops_cleanly_on_sigterm(tmp_path):
     server = start_sandbox(tmp_path)
     assert f"Sandbox listening on {server.base_url}" in server.log()
     assert server.stop() == 0
-    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", int(server.base_url.rsplit(":", 1)[1])), 1):
+    with (
+        pytest.raises(OSError),
+        socket.create_connection(("127.0.0.1", int(server.base_url.rsplit(":", 1)[1])), 1),
+    ):
         pass
 
 
@@ -1084,5 +1217,7 @@ def test_concurrent_claims_of_one_certificate_never_exceed_the_limit(sandbox):
 
     cert = sandbox.mint(email=KELLY)
     with ThreadPoolExecutor(16) as pool:
-        statuses = list(pool.map(lambda _: post(sandbox, cert["cert_id"], retain_body()).status_code, range(16)))
+        statuses = list(
+            pool.map(lambda _: post(sandbox, cert["cert_id"], retain_body()).status_code, range(16))
+        )
     assert statuses.count(200) == 5 and statuses.count(422) == 11
