@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -117,13 +118,14 @@ class Attempt:
     calls_before: list[CallRecord] = field(default_factory=list)
 
 
-def job_for(certificate: Certificate) -> ClaimJob:
+def job_for(certificate: Certificate, *, orphaned_lease: bool = False) -> ClaimJob:
     return ClaimJob(
         certificate_id=certificate.pk,
         cert_url=certificate.cert_url,
         lead=lead_for(certificate),
         scans=scan_terms_for(certificate),
-        look_first=certificate.last_attempt_unknown,
+        # An expired lease that was never released means its worker died, perhaps mid-request.
+        look_first=certificate.last_attempt_unknown or orphaned_lease,
     )
 
 
@@ -287,7 +289,8 @@ def apply_claim_error(certificate: Certificate, error: TrustedFormError, *, user
 
 def backoff(attempts: int) -> timedelta:
     """Capped exponential backoff with full jitter on the upper half, so retries spread out."""
-    ceiling = min(RETRY_CAP, RETRY_BASE * (2 ** max(attempts - 1, 0)))
+    base = timedelta(seconds=getattr(settings, "CLAIM_RETRY_BASE_SECONDS", RETRY_BASE.total_seconds()))
+    ceiling = min(RETRY_CAP, base * (2 ** max(attempts - 1, 0)))
     return ceiling / 2 + ceiling / 2 * random.random()
 
 
@@ -413,12 +416,13 @@ class WorkStats:
             self.final_errors += 1
 
 
-def lease_due(limit: int, *, owner: str, lease: timedelta | None = None) -> list[Certificate]:
+def lease_due(limit: int, *, owner: str, lease: timedelta | None = None) -> list[tuple[Certificate, bool]]:
     """Take up to `limit` due certificates, earliest deadline first, for `owner` for a while.
 
     The lease is taken in a short transaction and committed before any HTTP call: SKIP LOCKED on
     PostgreSQL lets many workers share the table; on SQLite the IMMEDIATE transaction serialises them.
-    A worker that dies leaves leases that simply expire.
+    A worker that dies leaves leases that simply expire. Returns each certificate with whether its
+    previous lease was orphaned (never released), so that the next attempt looks before claiming.
     """
     if limit <= 0:
         return []
@@ -427,14 +431,13 @@ def lease_due(limit: int, *, owner: str, lease: timedelta | None = None) -> list
         due = Certificate.objects.due(now).order_by("claim_deadline", "id")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
-        ids = list(due.values_list("id", flat=True)[:limit])
-        if ids:
-            Certificate.objects.filter(id__in=ids).update(
+        previous_owner = dict(due.values_list("id", "lease_owner")[:limit])
+        if previous_owner:
+            Certificate.objects.filter(id__in=previous_owner).update(
                 lease_owner=owner, lease_expires_at=now + (lease or lease_duration())
             )
-    return list(
-        Certificate.objects.filter(id__in=ids).select_related("vendor").order_by("claim_deadline", "id")
-    )
+    leased = Certificate.objects.filter(id__in=previous_owner).select_related("vendor")
+    return [(c, bool(previous_owner[c.pk])) for c in leased.order_by("claim_deadline", "id")]
 
 
 def lease_duration() -> timedelta:
@@ -444,24 +447,29 @@ def lease_duration() -> timedelta:
 def claim_due(*, owner: str, threads: int | None = None, max_seconds: float | None = None) -> WorkStats:
     """Claim due certificates until none is due (or time runs out), keeping the thread pool busy.
 
-    Threads do HTTP only; this thread leases rows and writes every result. A 401/402/403 pauses the
-    account: nothing more is leased, and what was leased but not sent is released untouched.
+    Threads do HTTP only; this thread leases rows and writes every result. At most `threads` requests
+    are out at once, so a 401/402/403 stops the rest: the account is paused, nothing more is leased,
+    and what was leased but not sent is released untouched.
     """
     threads = threads or settings.CLAIM_THREADS
     client = get_client()
     stats = WorkStats()
     deadline = time.monotonic() + max_seconds if max_seconds else None
+    leased: deque[tuple[Certificate, bool]] = deque()
     in_flight: dict[Future, Certificate] = {}
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="claim") as pool:
         while True:
             accepting = not stats.paused and (deadline is None or time.monotonic() < deadline)
-            if accepting and len(in_flight) < threads:
+            if accepting and not leased and len(in_flight) < threads:
                 if AccountStatus.current().claiming_paused:
                     stats.paused = True
-                    continue
-                # Lease a little more than the pool holds, so a thread never waits for the database.
-                for certificate in lease_due(threads * 2 - len(in_flight), owner=owner):
-                    in_flight[pool.submit(attempt_claim, client, job_for(certificate))] = certificate
+                else:
+                    # Lease a pool's worth ahead, so a thread never waits for the database.
+                    leased.extend(lease_due(threads * 2 - len(in_flight), owner=owner))
+            while accepting and leased and len(in_flight) < threads:
+                certificate, orphaned = leased.popleft()
+                job = job_for(certificate, orphaned_lease=orphaned)
+                in_flight[pool.submit(attempt_claim, client, job)] = certificate
             if not in_flight:
                 break
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
@@ -474,8 +482,8 @@ def claim_due(*, owner: str, threads: int | None = None, max_seconds: float | No
                 stats.add(certificate, attempt)
                 if attempt.error is not None and attempt.error.pauses_account:
                     stats.paused = True
-                    for pending in [f for f in in_flight if f.cancel()]:
-                        release(in_flight.pop(pending))
+    for certificate, _ in leased:
+        release(certificate)
     return stats
 
 

@@ -7,6 +7,10 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
 os.environ.setdefault("TRUSTEDFORM_API_KEY", "tfk_TEST_9f2c4e7a1b3d5f7092e4c6a8b0d2f4e6")
+# Subprocess workers started by tests override these through the environment.
+os.environ.setdefault("TASKS_BACKEND", "django.tasks.backends.immediate.ImmediateBackend")
+os.environ.setdefault("TRUSTEDFORM_API_BASE", "http://127.0.0.1:9")  # nothing listens: tests point it at a sandbox
+os.environ.setdefault("TRUSTEDFORM_READ_TIMEOUT", "2")
 
 from tfdash.settings import *  # noqa: E402,F403
 
@@ -21,7 +25,7 @@ SECURE_SSL_REDIRECT = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
-TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
-# Tests point the client at the sandbox they start; until then, nothing is reachable.
-TRUSTEDFORM_API_BASE = "http://127.0.0.1:9"
-TRUSTEDFORM_READ_TIMEOUT = 2.0
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory: worker subprocesses started by the tests must see the same test database.
+    (BASE_DIR / "var").mkdir(exist_ok=True)  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-{os.getpid()}.sqlite3")}  # noqa: F405

@@ -186,7 +186,9 @@ TRUSTEDFORM_READ_TIMEOUT = env.float("TRUSTEDFORM_READ_TIMEOUT", default=30.0)
 # Claiming
 CLAIM_THREADS = env.int("CLAIM_THREADS", default=16)
 # How long a worker holds certificates it took; a dead worker's lease expires after this.
-CLAIM_LEASE_SECONDS = env.int("CLAIM_LEASE_SECONDS", default=120)
+CLAIM_LEASE_SECONDS = env.float("CLAIM_LEASE_SECONDS", default=120)
+# First retry delay; doubles per attempt up to 30 minutes, with jitter.
+CLAIM_RETRY_BASE_SECONDS = env.float("CLAIM_RETRY_BASE_SECONDS", default=30)
 
 # Logging: the API key is never logged (the client logs method, host, certificate id, status, duration).
 LOGGING = {

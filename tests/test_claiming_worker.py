@@ -1,0 +1,222 @@
+"""Background claiming in one process: leases, retries in the row, Retry-After, pauses, the sweep.
+
+The worker's threads call the sandbox over real sockets; only the clock of the retry delays is shortened.
+"""
+
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from certificates import claiming
+from certificates.models import AccountStatus, ApiCall, Certificate
+from tests.factories import make_certificate, make_vendor
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fast_retries(settings):
+    settings.CLAIM_RETRY_BASE_SECONDS = 0.01
+    settings.CLAIM_THREADS = 8
+
+
+def pending_from_sandbox(tf_api, count: int, **mint) -> list[Certificate]:
+    vendor = make_vendor("Acme Leads")
+    minted = tf_api.mint_many(count, email="jane@example.com", **mint)
+    return [make_certificate(m["cert_url"], vendor=vendor, email="jane@example.com") for m in minted]
+
+
+def make_due_now() -> None:
+    Certificate.objects.filter(state=Certificate.State.PENDING).update(next_attempt_at=timezone.now())
+
+
+def claim_until_settled(rounds: int = 60) -> None:
+    for _ in range(rounds):
+        make_due_now()
+        claiming.claim_due(owner="test")
+        if not Certificate.objects.filter(state=Certificate.State.PENDING).exists():
+            return
+
+
+def sandbox_claims(tf_api, certificates) -> Counter:
+    """How many claims the sandbox's own store holds for each certificate (the billed truth)."""
+    return Counter({c.cert_id: len(tf_api.certificate(c.cert_id)["claims"]) for c in certificates})
+
+
+def settled_request_count(tf_api) -> int:
+    """The sandbox logs a hung request only when it finally answers: wait until the count holds still."""
+    count, deadline = -1, time.monotonic() + 10
+    while time.monotonic() < deadline:
+        time.sleep(1.2)
+        latest = len(tf_api.requests(limit=100000))
+        if latest == count:
+            break
+        count = latest
+    return count
+
+
+def test_the_worker_claims_every_due_certificate_once(tf_api, fast_retries):
+    certificates = pending_from_sandbox(tf_api, 40)
+
+    stats = claiming.claim_due(owner="test")
+
+    assert stats.claimed == 40
+    assert set(Certificate.objects.values_list("state", flat=True)) == {"claimed"}
+    assert sandbox_claims(tf_api, certificates) == Counter({c.cert_id: 1 for c in certificates})
+    assert ApiCall.objects.filter(trigger="worker", operation="claim").count() == 40
+
+
+def test_leases_go_earliest_deadline_first_and_are_not_taken_twice(tf_api):
+    vendor = make_vendor()
+    late = make_certificate(vendor=vendor)
+    early = make_certificate(vendor=vendor)
+    Certificate.objects.filter(pk=early.pk).update(claim_deadline=timezone.now() + timedelta(hours=1))
+
+    first = claiming.lease_due(1, owner="a")
+    second = claiming.lease_due(5, owner="b")
+
+    assert [c.pk for c, _ in first] == [early.pk]
+    assert [c.pk for c, _ in second] == [late.pk]
+    assert claiming.lease_due(5, owner="c") == []
+
+
+def test_an_expired_lease_of_a_dead_worker_is_taken_over_and_looked_up_first(tf_api):
+    [certificate] = pending_from_sandbox(tf_api, 1)
+    claiming.lease_due(1, owner="dead-worker")
+    Certificate.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+
+    [(leased, orphaned)] = claiming.lease_due(1, owner="new-worker")
+
+    assert leased.pk == certificate.pk
+    assert orphaned
+    assert claiming.job_for(leased, orphaned_lease=orphaned).look_first
+
+
+def test_a_server_error_is_retried_from_the_row_until_claimed(tf_api, fast_retries):
+    [certificate] = pending_from_sandbox(tf_api, 1)
+    tf_api.cert_faults(certificate.cert_id, fail_next=["503", "502"])
+
+    claiming.claim_due(owner="test")
+    certificate.refresh_from_db()
+    assert certificate.state == "pending"
+    assert certificate.attempts == 1
+    assert certificate.next_attempt_at > timezone.now() - timedelta(seconds=1)
+
+    claim_until_settled()
+
+    certificate.refresh_from_db()
+    assert certificate.state == "claimed"
+    assert certificate.attempts == 3
+    assert list(ApiCall.objects.order_by("id").values_list("status", flat=True)) == [503, 502, 200]
+
+
+def test_retry_after_is_honoured(tf_api, fast_retries):
+    [certificate] = pending_from_sandbox(tf_api, 1)
+    tf_api.cert_faults(certificate.cert_id, fail_next=["429"], retry_after=120)
+
+    claiming.claim_due(owner="test")
+
+    certificate.refresh_from_db()
+    assert certificate.state == "pending"
+    assert certificate.next_attempt_at >= timezone.now() + timedelta(seconds=110)
+
+
+def test_after_a_timeout_the_claim_is_looked_up_instead_of_made_again(tf_api, fast_retries, settings):
+    settings.TRUSTEDFORM_READ_TIMEOUT = 0.5
+    claiming.get_client.cache_clear()
+    [certificate] = pending_from_sandbox(tf_api, 1)
+    tf_api.cert_faults(certificate.cert_id, fail_next=["timeout"], hang_seconds=2)
+
+    claiming.claim_due(owner="test")
+    certificate.refresh_from_db()
+    assert certificate.last_attempt_unknown
+    claim_until_settled()
+
+    certificate.refresh_from_db()
+    assert certificate.state == "claimed"
+    operations = list(ApiCall.objects.order_by("id").values_list("operation", "outcome"))
+    assert operations == [("claim", "unknown"), ("view", "ok")]
+    assert sandbox_claims(tf_api, [certificate])[certificate.cert_id] == 1
+
+
+def test_a_refused_key_pauses_claiming_and_fails_no_certificate(tf_api, fast_retries):
+    pending_from_sandbox(tf_api, 30)
+    tf_api.set_account(api_key="a-revoked-key")
+
+    stats = claiming.claim_due(owner="test")
+
+    assert stats.paused
+    assert AccountStatus.current().claiming_paused
+    assert set(Certificate.objects.values_list("state", flat=True)) == {"pending"}
+    refused = ApiCall.objects.filter(status=401).count()
+    assert 1 <= refused <= 8  # at most what was in flight when the first 401 came back
+    assert claiming.claim_due(owner="test").claimed == 0
+    assert ApiCall.objects.filter(status=401).count() == refused
+
+
+def test_claiming_resumes_after_an_admin_resumes_it(tf_api, fast_retries, django_user_model):
+    pending_from_sandbox(tf_api, 5)
+    claiming.pause_claiming("TrustedForm refused the API key (HTTP 401)")
+
+    assert claiming.claim_due(owner="test").claimed == 0
+    claiming.resume_claiming(user=django_user_model.objects.create(username="root"))
+
+    assert claiming.claim_due(owner="test").claimed == 5
+
+
+def test_a_final_4xx_marks_the_certificate_not_claimable_with_the_reason(tf_api, fast_retries):
+    [certificate] = pending_from_sandbox(tf_api, 1, sandbox=True)
+
+    claiming.claim_due(owner="test")
+
+    certificate.refresh_from_db()
+    assert certificate.state == "error"
+    assert "not claimable" in certificate.state_reason.lower()
+
+
+def test_with_20pc_errors_5pc_timeouts_and_429s_every_certificate_is_claimed_and_logged(
+    tf_api, fast_retries, settings
+):
+    settings.TRUSTEDFORM_READ_TIMEOUT = 0.5
+    claiming.get_client.cache_clear()
+    certificates = pending_from_sandbox(tf_api, 120)
+    tf_api.set_faults(
+        error_rate=0.2, timeout_rate=0.05, hang_seconds=1, rate_limit_rate=0.05, retry_after=0, seed=7
+    )
+
+    claim_until_settled()
+
+    assert set(Certificate.objects.values_list("state", flat=True)) == {"claimed"}
+    assert all(c.claimed_at < c.claim_deadline for c in Certificate.objects.all())
+    seen_by_sandbox = settled_request_count(tf_api)
+    assert ApiCall.objects.count() == seen_by_sandbox
+    assert ApiCall.objects.exclude(status=200).exists()
+    assert set(sandbox_claims(tf_api, certificates).values()) == {1}
+
+
+def test_the_sweep_checks_in_a_certificate_about_to_expire(tf_api):
+    [certificate] = pending_from_sandbox(tf_api, 1)
+    Certificate.objects.update(claim_deadline=timezone.now() + timedelta(minutes=30))
+
+    stats = claiming.sweep()
+
+    certificate.refresh_from_db()
+    assert stats.checked_in == 1
+    assert certificate.checked_in_at is not None
+    assert certificate.claim_deadline > timezone.now() + timedelta(days=89)
+    assert certificate.check_ins.count() == 1
+
+
+def test_the_sweep_marks_a_certificate_past_its_window_expired_with_the_reason(db):
+    certificate = make_certificate()
+    Certificate.objects.update(claim_deadline=timezone.now() - timedelta(hours=2))
+
+    stats = claiming.sweep()
+
+    certificate.refresh_from_db()
+    assert stats.expired == 1
+    assert certificate.state == "expired"
+    assert "claim window closed" in certificate.state_reason
