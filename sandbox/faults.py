@@ -26,6 +26,7 @@ from django.http import HttpResponse
 from sandbox import readings
 from sandbox import responses as r
 from sandbox.models import CertificateFault, State
+from sandbox.state import STATE_ID
 
 _STATUS_TOKEN = re.compile(r"(json|html)?([1-5]\d\d)")
 NAMED_TOKENS = {"reset", "timeout", "429"}
@@ -119,11 +120,12 @@ def set_certificate_faults(cert_id: str, knobs: dict[str, Any]) -> CertificateFa
         retry_after=knobs.get("retry_after"),
     )
     fault.save()
+    State.objects.filter(pk=STATE_ID).update(certificate_faults_set=True)
     return fault
 
 
 def _certificate_plan(cert_id: str, state: State) -> Plan | None:
-    if not CertificateFault.objects.filter(cert_id=cert_id).exists():
+    if not state.certificate_faults_set:
         return None
     with transaction.atomic():
         fault = CertificateFault.objects.filter(cert_id=cert_id).first()

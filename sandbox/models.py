@@ -19,6 +19,8 @@ class State(models.Model):
     faults = models.JSONField(default=dict)
     # Bumped whenever the faults change, so each process reseeds its random source once.
     faults_revision = models.PositiveIntegerField(default=0)
+    # Whether any certificate has its own knobs: when not, requests skip looking for them.
+    certificate_faults_set = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"sandbox state (account active={self.active}, clock offset {self.clock_offset_seconds}s)"
@@ -44,8 +46,9 @@ class Certificate(models.Model):
     # Only what the minter chose; everything else is derived from the id (see sandbox/insights.py).
     insights_overrides = models.JSONField(default=dict)
     verify_overrides = models.JSONField(default=dict)
-    # The 40-hex id of this certificate's masked twin (web and mobile), created when first retained.
-    masked_id = models.CharField(max_length=40, blank=True, default="")
+    # The 40-hex id of this certificate's masked twin (web and mobile). The twin has no row of its own:
+    # a request for this id is answered from this certificate, seen as masked (sandbox.store.find).
+    masked_id = models.CharField(max_length=40, blank=True, default="", db_index=True)
 
     def __str__(self) -> str:
         return f"{self.kind} {self.cert_id}"

@@ -73,6 +73,7 @@ def default_state() -> dict[str, Any]:
         "api_key": os.environ.get("SANDBOX_API_KEY") or DEMO_API_KEY,
         "clock_offset_seconds": 0.0,
         "faults": default_faults(),
+        "certificate_faults_set": False,
     }
 
 

@@ -148,16 +148,41 @@ def minted_view(cert: Certificate) -> dict[str, Any]:
     }
 
 
-def find_live(cert_id: str, now: datetime) -> Certificate | None:
-    """The certificate if it was issued and its claim window is still open; expired ones answer 404."""
-    cert = Certificate.objects.filter(cert_id=cert_id).first()
-    if cert is None or cert.expires_at <= now:
-        return None
-    return cert
+def masked_twin(cert: Certificate) -> Certificate:
+    """The masked certificate TrustedForm issues beside a web or mobile one (§4): same visit and lead,
+    its own 40-hex id, a 72-hour window, no source shown. Built on the fly, never stored."""
+    overrides = {
+        k: v for k, v in cert.insights_overrides.items() if k not in ("domain", "page_url", "parent_page_url")
+    }
+    return Certificate(
+        cert_id=cert.masked_id,
+        kind=Certificate.MASKED,
+        is_sandbox=cert.is_sandbox,
+        created_at=cert.created_at,
+        expires_at=claim_window_end(Certificate.MASKED, cert.created_at, False),
+        email_fingerprints=cert.email_fingerprints,
+        phone_fingerprints=cert.phone_fingerprints,
+        page_text=cert.page_text,
+        insights_overrides=overrides,
+        verify_overrides=cert.verify_overrides,
+    )
 
 
 def find(cert_id: str) -> Certificate | None:
-    return Certificate.objects.filter(cert_id=cert_id).first()
+    """An issued certificate, or the masked twin of one."""
+    cert = Certificate.objects.filter(pk=cert_id).first()
+    if cert is not None:
+        return cert
+    parent = Certificate.objects.filter(masked_id=cert_id).first() if len(cert_id) == 40 else None
+    return masked_twin(parent) if parent is not None else None
+
+
+def find_live(cert_id: str, now: datetime) -> Certificate | None:
+    """The certificate if it was issued and its claim window is still open; expired ones answer 404."""
+    cert = find(cert_id)
+    if cert is None or cert.expires_at <= now:
+        return None
+    return cert
 
 
 def check_in(cert: Certificate, now: datetime) -> datetime:
@@ -168,26 +193,11 @@ def check_in(cert: Certificate, now: datetime) -> datetime:
     return new_end
 
 
-def ensure_masked_twin(cert: Certificate) -> str | None:
-    """The masked certificate's URL for `masked_cert_url`, creating that certificate on first use (§4)."""
+def masked_cert_url(cert: Certificate) -> str | None:
+    """`masked_cert_url` of a retain: the twin's URL, a masked certificate's own, none for Meta (§4)."""
     if cert.kind == Certificate.MASKED:
         return ids.cert_url(cert.cert_id)
-    if not cert.masked_id:
-        return None
-    Certificate.objects.get_or_create(
-        cert_id=cert.masked_id,
-        defaults={
-            "kind": Certificate.MASKED,
-            "created_at": cert.created_at,
-            "expires_at": claim_window_end(Certificate.MASKED, cert.created_at, False),
-            "email_fingerprints": cert.email_fingerprints,
-            "phone_fingerprints": cert.phone_fingerprints,
-            "page_text": cert.page_text,
-            "insights_overrides": cert.insights_overrides,
-            "verify_overrides": cert.verify_overrides,
-        },
-    )
-    return ids.cert_url(cert.masked_id)
+    return ids.cert_url(cert.masked_id) if cert.masked_id else None
 
 
 @dataclass
@@ -225,7 +235,7 @@ def record_claim(
             created_at=now,
             retained_until=now + readings.RETAINED_COPY_LIFETIME,
             previously_retained=previous > 0,
-            masked_cert_url=ensure_masked_twin(cert),
+            masked_cert_url=masked_cert_url(cert),
         )
         body = build_body(context)
         Claim.objects.create(
