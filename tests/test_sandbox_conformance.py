@@ -1120,7 +1120,7 @@ def test_the_request_log_records_calls_without_the_key(sandbox):
     assert sandbox.api_key not in json.dumps(log) and "wrong-secret" not in json.dumps(log)
 
 
-def test_reset_wipes_certificates_faults_log_clock_and_account(sandbox):
+def test_reset_wipes_certificates_faults_log_clock_and_account(sandbox, sandbox_server):
     cert = sandbox.mint(email=KELLY)
     sandbox.set_account(active=False, claim_limit=1, products=["retain"])
     sandbox.set_faults(latency_ms=5)
@@ -1129,7 +1129,7 @@ def test_reset_wipes_certificates_faults_log_clock_and_account(sandbox):
     sandbox.reset()
     assert sandbox.account() == {
         "active": True, "products": ["retain", "insights", "verify"], "default_api_version": "3.0",
-        "claim_limit": 5, "api_key": "sandbox-demo-key",
+        "claim_limit": 5, "api_key": sandbox_server.api_key,
     }  # fmt: skip
     assert sandbox.requests() == []
     assert requests.get(f"{sandbox.base_url}/_sandbox/faults", timeout=10).json() == {"faults": {}}
@@ -1221,3 +1221,16 @@ def test_concurrent_claims_of_one_certificate_never_exceed_the_limit(sandbox):
             pool.map(lambda _: post(sandbox, cert["cert_id"], retain_body()).status_code, range(16))
         )
     assert statuses.count(200) == 5 and statuses.count(422) == 11
+
+
+@pytest.mark.parametrize(("kind", "masked_url"), [("mobile", True), ("meta", False)])
+def test_retain_of_mobile_gives_a_masked_url_and_meta_none(sandbox, kind, masked_url):
+    cert = sandbox.mint(type=kind)
+    results = post(sandbox, cert["cert_id"], {"retain": {}}).json()["retain"]["results"]
+    assert (results["masked_cert_url"] is not None) is masked_url
+
+
+def test_the_demo_form_asks_for_an_email_or_a_phone(sandbox):
+    answer = requests.post(f"{sandbox.base_url}/demo/", data={"name": "Nobody"}, timeout=10)
+    assert answer.status_code == 200 and "Please give an email address or a phone number." in answer.text
+    assert "cert.trustedform.com" not in answer.text
