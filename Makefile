@@ -44,7 +44,7 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# Debian's chromium for the browser tests (never `playwright install`: it downloads a browser).
+# Debian's chromium for the browser tests (never Playwright's own browser download).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "Installing Debian's chromium for the browser tests"; \
@@ -74,7 +74,7 @@ test: install chromium
 	$(MAKE) test-postgres
 
 test-sqlite: install
-	$(VENV)/bin/pytest -q -p no:randomly $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -q -m "not postgres" $(PYTEST_ARGS)
 
 test-postgres: install
 	scripts/with-postgres $(VENV)/bin/pytest -q $(PYTEST_ARGS)

@@ -478,7 +478,7 @@ def claim_due(*, owner: str, threads: int | None = None, max_seconds: float | No
                 attempt = future.result()
                 # Re-read the row: a user may have cancelled or checked it in while the call was out.
                 certificate.refresh_from_db()
-                record_attempt(certificate, attempt, trigger="worker")
+                record_attempt(certificate, attempt, trigger=f"worker {owner}"[:64])
                 stats.add(certificate, attempt)
                 if attempt.error is not None and attempt.error.pauses_account:
                     stats.paused = True

@@ -7,6 +7,8 @@ import uuid
 
 from django.contrib.auth import get_user_model
 from django.tasks import task
+from django_tasks_db.backend import DatabaseBackend
+from django_tasks_db.models import DBTaskResult
 
 from certificates import claiming
 
@@ -22,11 +24,23 @@ def claim_due_certificates() -> dict:
     return {"claimed": stats.claimed, "retried": stats.retried, "final_errors": stats.final_errors}
 
 
+def wake_claimer() -> None:
+    """Enqueue a claim task unless one is already waiting: the task claims everything due anyway."""
+    backend = claim_due_certificates.get_backend()
+    if isinstance(backend, DatabaseBackend):
+        waiting = DBTaskResult.objects.ready().filter(
+            task_path=claim_due_certificates.module_path, backend_name=backend.alias
+        )
+        if waiting.exists():
+            return
+    claim_due_certificates.enqueue()
+
+
 @task()
 def sweep_certificates() -> dict:
     stats = claiming.sweep()
     if stats.due:
-        claim_due_certificates.enqueue()
+        wake_claimer()
     return {"checked_in": stats.checked_in, "expired": stats.expired, "due": stats.due}
 
 

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 
 from certificates import claiming
-from certificates.tasks import claim_due_certificates
+from certificates.tasks import wake_claimer
 
 ADVISORY_LOCK_ID = 0x7466_6461  # "tfda"
 
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         while True:
             stats = claiming.sweep()
             if stats.due:
-                claim_due_certificates.enqueue()
+                wake_claimer()
             if stats.due or stats.checked_in or stats.expired:
                 self.stdout.write(
                     f"sweep: {stats.due} due, {stats.checked_in} checked in, {stats.expired} expired",
