@@ -12,10 +12,10 @@ Readings picked where TrustedForm documents nothing (each marked [I] in §6):
 """
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from html.parser import HTMLParser
 from typing import Any
@@ -53,15 +53,95 @@ WILDCARD_MAX_CHARS = 100
 # example (|, ==, |||, **, +++) with room to spare.
 MAX_DELIMITER_LENGTH = 5
 
+# Up to this many candidate variants, a str.find per variant beats one pass of a combined regex.
+FEW_CANDIDATES = 4
+# A combined regex pays off when it starts with at least this many literal characters.
+MIN_PIVOT_LENGTH = 4
+
 # For a template, near misses are looked for in the expansions whose words best match the page.
 NEAR_MISS_VARIANTS_TRIED = 3
 
 _DEFAULT_OPEN, _DEFAULT_CLOSE = "{{", "}}"
 _WILDCARD_NAME = "*"
 _VARIABLE_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_WHITESPACE_RUN = re.compile(r"\s+")
-# Whitespace that normalisation changes: a run starting with a tab/newline/etc., or 2+ characters.
-_IRREGULAR_WHITESPACE = re.compile(r"[^\S ]\s*| \s+")
+# Every character str.isspace() accepts except the plain space (a test checks the list): with
+# runs of 2+ spaces, what normalising changes. Literal searches for these are many times faster
+# than a \s regex over a 200 KB page.
+_OTHER_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_OTHER_ASCII_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
+
+
+class NormalisedText:
+    """Text lower-cased with whitespace runs collapsed, able to map offsets back to the original."""
+
+    def __init__(self, original: str, base_offset: int = 0) -> None:
+        self.original = original
+        lowered = original.lower()
+        self._lower_map: list[int] | None = None
+        if len(lowered) != len(original):
+            # A few characters (e.g. "İ") lower-case to two; keep where each came from.
+            self._lower_map = [i for i, ch in enumerate(original) for _ in ch.lower()]
+        self._lowered = lowered
+        self._base_offset = base_offset
+        # split/join is several times faster than re.sub on a 200 KB page; keep the edge spaces so
+        # that normalising only ever collapses whitespace and never drops it.
+        self.words = lowered.split()
+        text = " ".join(self.words)
+        if lowered[:1].isspace():
+            text = " " + text if self.words else " "
+        if lowered[-1:].isspace() and self.words:
+            text += " "
+        self.text = text
+        self._runs: tuple[list[int], list[int], list[int]] | None = None
+
+    def to_original(self, index: int) -> int:
+        """Offset in the original text (plus base offset) of normalised offset `index`."""
+        if self._runs is None:
+            self._runs = self._irregular_runs()
+        run_starts, lowered_starts, shrink_after = self._runs
+        k = bisect_right(run_starts, index) - 1
+        if k < 0:
+            lowered = index
+        elif index == run_starts[k]:
+            lowered = lowered_starts[k]
+        else:
+            lowered = index + shrink_after[k]
+        if self._lower_map is not None:
+            lowered = self._lower_map[lowered] if lowered < len(self._lower_map) else len(self.original)
+        return lowered + self._base_offset
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """Original (start, end) covering the normalised span [start, end)."""
+        first = self.to_original(start)
+        return first, (self.to_original(end - 1) + 1 if end > start else first)
+
+    def _irregular_runs(self) -> tuple[list[int], list[int], list[int]]:
+        """Whitespace runs that normalising changes: 2+ characters, or not a plain space."""
+        lowered = self._lowered
+        others = _OTHER_ASCII_WHITESPACE if lowered.isascii() else _OTHER_WHITESPACE
+        run_ends: dict[int, int] = {}
+        # Each pattern starts with a literal, which re finds fast; a run is found from its first
+        # irregular character, so step back over a plain space or two before it.
+        for marker in ["  ", *(ch for ch in others if ch in lowered)]:
+            for match in re.finditer(re.escape(marker) + r"\s*", lowered):
+                start, end = match.span()
+                while start > 0 and lowered[start - 1].isspace():
+                    start -= 1
+                if run_ends.get(start, 0) < end:
+                    run_ends[start] = end
+        run_starts: list[int] = []
+        lowered_starts: list[int] = []
+        shrink_after: list[int] = []
+        shrink = 0
+        for start, end in sorted(run_ends.items()):
+            run_starts.append(start - shrink)
+            lowered_starts.append(start)
+            shrink += end - start - 1
+            shrink_after.append(shrink)
+        return run_starts, lowered_starts, shrink_after
 
 
 class ScanTermError(ValueError):
@@ -101,10 +181,29 @@ class TermResult:
     # The expansion that matched (the term itself unless it is a template) and its values.
     variant: str | None = None
     values: Mapping[str, str] | None = None
-    passage: str | None = None
-    start: int | None = None
-    end: int | None = None
     near_miss: NearMiss | None = None
+    # The match in normalised coordinates; mapped to the page text only when asked for, since
+    # bulk checks need just found / not found.
+    _match: tuple[NormalisedText, int, int] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def start(self) -> int | None:
+        return self._original_span()[0]
+
+    @property
+    def end(self) -> int | None:
+        return self._original_span()[1]
+
+    @property
+    def passage(self) -> str | None:
+        start, end = self._original_span()
+        return None if self._match is None else self._match[0].original[start:end]
+
+    def _original_span(self) -> tuple[int | None, int | None]:
+        if self._match is None:
+            return None, None
+        page, start, end = self._match
+        return page.original_span(start, end)
 
 
 @dataclass(frozen=True)
@@ -120,58 +219,9 @@ class ScanReport:
     scanned_text: str
 
 
-class NormalisedText:
-    """Text lower-cased with whitespace runs collapsed, able to map offsets back to the original."""
-
-    def __init__(self, original: str, base_offset: int = 0) -> None:
-        self.original = original
-        lowered = original.lower()
-        self._lower_map: list[int] | None = None
-        if len(lowered) != len(original):
-            # A few characters (e.g. "İ") lower-case to two; keep where each came from.
-            self._lower_map = [i for i, ch in enumerate(original) for _ in ch.lower()]
-        self._lowered = lowered
-        self._base_offset = base_offset
-        self.text = _WHITESPACE_RUN.sub(" ", lowered)
-        self._runs: tuple[list[int], list[int], list[int]] | None = None
-
-    def to_original(self, index: int) -> int:
-        """Offset in the original text (plus base offset) of normalised offset `index`."""
-        if self._runs is None:
-            self._runs = self._irregular_runs()
-        run_starts, lowered_starts, shrink_after = self._runs
-        k = bisect_right(run_starts, index) - 1
-        if k < 0:
-            lowered = index
-        elif index == run_starts[k]:
-            lowered = lowered_starts[k]
-        else:
-            lowered = index + shrink_after[k]
-        if self._lower_map is not None:
-            lowered = self._lower_map[lowered] if lowered < len(self._lower_map) else len(self.original)
-        return lowered + self._base_offset
-
-    def original_span(self, start: int, end: int) -> tuple[int, int]:
-        """Original (start, end) covering the normalised span [start, end)."""
-        first = self.to_original(start)
-        return first, (self.to_original(end - 1) + 1 if end > start else first)
-
-    def _irregular_runs(self) -> tuple[list[int], list[int], list[int]]:
-        run_starts: list[int] = []
-        lowered_starts: list[int] = []
-        shrink_after: list[int] = []
-        shrink = 0
-        for match in _IRREGULAR_WHITESPACE.finditer(self._lowered):
-            run_starts.append(match.start() - shrink)
-            lowered_starts.append(match.start())
-            shrink += match.end() - match.start() - 1
-            shrink_after.append(shrink)
-        return run_starts, lowered_starts, shrink_after
-
-
 def normalise(text: str) -> str:
     """Normalise text as the page scan compares it: lower-cased, whitespace runs made one space."""
-    return _WHITESPACE_RUN.sub(" ", text.lower())
+    return NormalisedText(text).text
 
 
 # --- visible text of an HTML page -------------------------------------------------------------
@@ -439,23 +489,82 @@ def as_v3_term(spec: TermSpec) -> str | dict[str, Any]:
 
 _WILDCARD_REGEX = rf".{{0,{WILDCARD_MAX_CHARS}}}?"
 _WILDCARD_TOKEN = object()  # stands for a wildcard in the prefix tree of expansions
-_END_TOKEN = object()
+_END_TOKEN = object()  # a variant may match here (the caller checks it)
+
+
+@dataclass(frozen=True)
+class _LookBehind:
+    """Ends a prefix-tree branch: the variant's whole text must end here."""
+
+    text: str
+
+
+class _PageVocabulary:
+    """The words of a page, to rule most variants out before searching the page itself."""
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = set(words)
+        self._sorted: list[str] | None = None
+        self._sorted_reversed: list[str] | None = None
+
+    def candidates(self, variants: Sequence["_Variant"]) -> list[tuple[int, "_Variant"]]:
+        """(row, variant) for the variants that may be on the page, judging by their words alone."""
+        words = self.words
+        # Set operations first (this runs for every variant of every term): edge words are
+        # usually whole page words too.
+        return [
+            (index, variant)
+            for index, variant in enumerate(variants)
+            if variant.required_words <= words and (variant.edge_words <= words or self._has_edges(variant))
+        ]
+
+    def _has_edges(self, variant: "_Variant") -> bool:
+        return all(self._has_word_starting(word) for word in variant.word_starts - self.words) and all(
+            self._has_word_ending(word) for word in variant.word_ends - self.words
+        )
+
+    def _has_word_starting(self, prefix: str) -> bool:
+        if self._sorted is None:
+            self._sorted = sorted(self.words)
+        index = bisect_left(self._sorted, prefix)
+        return index < len(self._sorted) and self._sorted[index].startswith(prefix)
+
+    def _has_word_ending(self, suffix: str) -> bool:
+        if self._sorted_reversed is None:
+            self._sorted_reversed = sorted(word[::-1] for word in self.words)
+        reversed_suffix = suffix[::-1]
+        index = bisect_left(self._sorted_reversed, reversed_suffix)
+        return index < len(self._sorted_reversed) and self._sorted_reversed[index].startswith(reversed_suffix)
 
 
 @dataclass(frozen=True)
 class _Variant:
+    """One expansion, compiled. What its words require of the page (see `_word_requirements`)
+    lets expansions naming a company that is not on the page be skipped without a search."""
+
     expansion: _Expansion
     parts: tuple[NormalisedText, ...]
-    # Words that must appear whole on the page for this variant to match (see `_required_words`).
     required_words: frozenset[str]
-    pattern: re.Pattern[str] | None  # None: a single literal, matched with str.startswith/find
+    word_starts: frozenset[str]
+    word_ends: frozenset[str]
+    edge_words: frozenset[str]  # word_starts | word_ends
+    pattern: re.Pattern[str] | None  # None: a single literal, matched with str.find
 
-    def match_at(self, page: str, position: int) -> int | None:
+    def first_match(self, text: str, before: int) -> tuple[int, int] | None:
+        """Span of the leftmost match starting before `before`, or None."""
+        if self.pattern is None:
+            literal = self.parts[0].text
+            start = text.find(literal, 0, before + len(literal) - 1)
+            return (start, start + len(literal)) if start >= 0 else None
+        match = self.pattern.search(text)
+        return match.span() if match and match.start() < before else None
+
+    def match_at(self, text: str, position: int) -> int | None:
         """End of this variant's match starting at `position`, or None."""
         if self.pattern is None:
             literal = self.parts[0].text
-            return position + len(literal) if page.startswith(literal, position) else None
-        match = self.pattern.match(page, position)
+            return position + len(literal) if text.startswith(literal, position) else None
+        match = self.pattern.match(text, position)
         return match.end() if match else None
 
 
@@ -464,26 +573,44 @@ class _CompiledTerm:
     spec: TermSpec
     role: TermRole
     variants: tuple[_Variant, ...]
-    # One search for all variants: a literal for a plain term, else a prefix-tree alternation.
-    literal: str | None
-    pattern: re.Pattern[str] | None
+    # One regex for all variants, starting at a literal they all contain (see `_combined_pattern`),
+    # and where that literal starts in each variant.
+    combined: re.Pattern[str] | None
+    pivot_offsets: tuple[int, ...]
 
-    def search(self, page: str, page_words: set[str]) -> tuple[_Variant, int, int] | None:
-        candidates = [v for v in self.variants if v.required_words <= page_words]
-        if not candidates:
-            return None
-        if self.literal is not None:
-            start = page.find(self.literal)
-            return (candidates[0], start, start + len(self.literal)) if start >= 0 else None
-        assert self.pattern is not None
-        match = self.pattern.search(page)
-        if match is None:
-            return None
-        for variant in candidates:
-            end = variant.match_at(page, match.start())
-            if end is not None:
-                return variant, match.start(), end
-        raise AssertionError("the combined pattern matched where no variant does")
+    def search(self, page: str, vocabulary: _PageVocabulary) -> tuple[_Variant, int, int] | None:
+        """The leftmost match of any variant; at a tie, the first variant in row order."""
+        candidates = vocabulary.candidates(self.variants)
+        if self.combined is not None and len(candidates) > FEW_CANDIDATES:
+            return self._search_combined(page, candidates)
+        best: tuple[_Variant, int, int] | None = None
+        for _index, variant in candidates:
+            span = variant.first_match(page, best[1] if best else len(page) + 1)
+            if span is not None:
+                best = (variant, *span)
+        return best
+
+    def _search_combined(
+        self, page: str, candidates: list[tuple[int, _Variant]]
+    ) -> tuple[_Variant, int, int] | None:
+        assert self.combined is not None
+        longest_offset = max(self.pivot_offsets[index] for index, _variant in candidates)
+        best: tuple[int, int, _Variant, int] | None = None  # (start, row, variant, end)
+        position = 0
+        while (match := self.combined.search(page, position)) is not None:
+            pivot = match.start()
+            # No variant can start before the best start once the pivot is this far past it.
+            if best is not None and pivot - longest_offset > best[0]:
+                break
+            for index, variant in candidates:
+                start = pivot - self.pivot_offsets[index]
+                if start < 0 or (best is not None and (start, index) >= best[:2]):
+                    continue
+                end = variant.match_at(page, start)
+                if end is not None:
+                    best = (start, index, variant, end)
+            position = pivot + 1
+        return (best[2], best[0], best[3]) if best else None
 
 
 @dataclass(frozen=True)
@@ -496,14 +623,13 @@ class CompiledProfile:
     def scan(self, page_text: str, explain_misses: bool = True) -> ScanReport:
         """Scan plain page text; near misses are worked out for missed required terms."""
         page = NormalisedText(page_text)
-        page_words = set(page.text.split(" "))
+        vocabulary = _PageVocabulary(page.words)
         word_counts: Counter[str] | None = None
         results: list[TermResult] = []
         for term in self.terms:
-            hit = term.search(page.text, page_words)
+            hit = term.search(page.text, vocabulary)
             if hit is not None:
                 variant, start, end = hit
-                original_start, original_end = page.original_span(start, end)
                 results.append(
                     TermResult(
                         term=term.spec,
@@ -511,15 +637,13 @@ class CompiledProfile:
                         found=True,
                         variant=variant.expansion.written,
                         values=variant.expansion.values,
-                        passage=page_text[original_start:original_end],
-                        start=original_start,
-                        end=original_end,
+                        _match=(page, start, end),
                     )
                 )
                 continue
             near_miss = None
             if explain_misses and term.role is TermRole.REQUIRED:
-                word_counts = word_counts or Counter(page.text.split(" "))
+                word_counts = word_counts or Counter(page.words)
                 near_miss = _closest_near_miss(term, page, word_counts)
             results.append(TermResult(term=term.spec, role=term.role, found=False, near_miss=near_miss))
         return _report(results, page_text)
@@ -544,10 +668,39 @@ def compile_profile(
 
 def _compile_term(spec: TermSpec, role: TermRole, syntax: _Syntax) -> _CompiledTerm:
     variants = tuple(_compile_variant(expansion) for expansion in _expand(spec, syntax))
-    if len(variants) == 1 and variants[0].pattern is None:
-        return _CompiledTerm(spec, role, variants, variants[0].parts[0].text, None)
-    tokens = [_tokens(variant) for variant in variants]
-    return _CompiledTerm(spec, role, variants, None, re.compile(_prefix_tree_regex(tokens)))
+    combined, pivot_offsets = _combined_pattern(_parse(spec.text, syntax), variants)
+    return _CompiledTerm(spec, role, variants, combined, pivot_offsets)
+
+
+def _combined_pattern(
+    pieces: list[_Piece], variants: Sequence[_Variant]
+) -> tuple[re.Pattern[str] | None, tuple[int, ...]]:
+    """One prefix-tree regex for all variants of a template, starting at its longest literal piece.
+
+    re scans fast for a pattern's leading literal, so one pass replaces a pass per variant, even
+    when the template starts with a variable ("{{company}} offers ..."): the regex starts at the
+    pivot (" offers ...") and the text before it is checked per variant where the regex matches.
+    Returns (None, ()) when a str.find per variant is as good.
+    """
+    if len(variants) <= FEW_CANDIDATES:
+        return None, ()
+    literals: list[str] = []
+    for piece in pieces:
+        if piece.is_wildcard:
+            break  # before the first wildcard, a piece sits at a fixed offset in each variant
+        if not piece.name:
+            literals.append(normalise(piece.written).strip())
+    pivot = max(literals, key=len, default="")
+    offsets = tuple(variant.parts[0].text.find(pivot) for variant in variants)
+    if len(pivot) < MIN_PIVOT_LENGTH or min(offsets) < 0:
+        return None, ()
+    rests: list[list[object]] = []
+    for variant, offset in zip(variants, offsets, strict=True):
+        # A variant without wildcards ends in a look-behind over its whole text, so that the regex
+        # only matches where the text before the pivot is right too.
+        end = _END_TOKEN if offset == 0 or variant.pattern else _LookBehind(variant.parts[0].text)
+        rests.append([*_tokens(variant)[offset:], end])
+    return re.compile(_prefix_tree_regex(rests)), offsets
 
 
 def _compile_variant(expansion: _Expansion) -> _Variant:
@@ -563,16 +716,28 @@ def _compile_variant(expansion: _Expansion) -> _Variant:
     pattern = None
     if len(parts) > 1:
         pattern = re.compile(_WILDCARD_REGEX.join(re.escape(text) for text in texts))
-    return _Variant(expansion, tuple(parts), _required_words(texts), pattern)
+    words, starts, ends = _word_requirements(texts)
+    return _Variant(expansion, tuple(parts), words, starts, ends, starts | ends, pattern)
 
 
-def _required_words(parts: list[str]) -> frozenset[str]:
-    """Words with a space on both sides inside a literal part: the page must have them as words.
+def _word_requirements(parts: list[str]) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """Words the page must have (whole, as a word's start, as a word's end) for the parts to match.
 
-    Words at the edges may match part of a page word (the scan is a substring search, and a
-    wildcard may end mid-word), so only inner words can rule a term out before searching.
+    Within a literal part, a word with a space on both sides must be a page word. The scan is a
+    substring search and a wildcard may stop mid-word, so the first word of a part need only end
+    a page word, the last need only start one, and a part of a single word says nothing.
     """
-    return frozenset(word for text in parts for word in text.split(" ")[1:-1] if word)
+    words: set[str] = set()
+    starts: set[str] = set()
+    ends: set[str] = set()
+    for text in parts:
+        tokens = text.split(" ")
+        if len(tokens) < 2:
+            continue
+        words.update(tokens[1:-1])
+        ends.add(tokens[0])
+        starts.add(tokens[-1])
+    return frozenset(words), frozenset(starts - {""}), frozenset(ends - {""})
 
 
 def _tokens(variant: _Variant) -> list[object]:
@@ -592,36 +757,45 @@ def _tokens(variant: _Variant) -> list[object]:
 def _prefix_tree_regex(variants: list[list[object]]) -> str:
     """One regex for all variants, sharing common prefixes: "on behalf of (?:acme|mortgage acme) at".
 
-    A variant that is a prefix of another makes the longer one redundant for "is it on the page",
-    so the tree is cut there.
+    Each token list ends with _END_TOKEN or a _LookBehind. Past an _END_TOKEN the tree is cut: the
+    regex already matches there, and the caller checks each variant where it matches.
     """
     root: dict[object, Any] = {}
     for tokens in variants:
         node = root
-        for token in tokens:
+        *body, end = tokens
+        for token in body:
             if _END_TOKEN in node:
                 break
             node = node.setdefault(token, {})
         else:
-            node.clear()
-            node[_END_TOKEN] = {}
+            if end is _END_TOKEN:
+                node.clear()
+            if _END_TOKEN not in node:
+                node[end] = {}
     return _subtree_regex(root)
 
 
 def _subtree_regex(node: dict[object, Any]) -> str:
     parts: list[str] = []
     # Walk single-child chains in a loop; recursion happens only where variants branch.
-    while _END_TOKEN not in node and len(node) == 1:
+    while len(node) == 1:
         ((token, node),) = node.items()
         parts.append(_token_regex(token))
-    if _END_TOKEN not in node:
+    if node:
         branches = [_token_regex(token) + _subtree_regex(child) for token, child in node.items()]
         parts.append("(?:" + "|".join(branches) + ")")
     return "".join(parts)
 
 
 def _token_regex(token: object) -> str:
-    return _WILDCARD_REGEX if token is _WILDCARD_TOKEN else re.escape(str(token))
+    if token is _WILDCARD_TOKEN:
+        return _WILDCARD_REGEX
+    if token is _END_TOKEN:
+        return ""
+    if isinstance(token, _LookBehind):
+        return f"(?<={re.escape(token.text)})"
+    return re.escape(str(token))
 
 
 def _report(results: list[TermResult], scanned_text: str) -> ScanReport:
