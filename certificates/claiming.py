@@ -27,6 +27,7 @@ from certificates.trustedform import (
     TrustedFormClient,
     TrustedFormError,
 )
+from scanning.profiles import scan_terms_for_vendor
 
 # Retries live in the row (design.md §2): capped exponential backoff with jitter.
 RETRY_BASE = timedelta(seconds=30)
@@ -91,10 +92,9 @@ def lead_for(certificate: Certificate) -> Lead:
     )
 
 
-def scan_terms_for(certificate: Certificate) -> ScanTerms:
-    """The vendor's scan profile in wire form (empty until the vendor has one)."""
-    profile_terms = getattr(certificate.vendor, "scan_terms_for_claim", None)
-    return profile_terms() if callable(profile_terms) else ScanTerms()
+def scan_terms_for(certificate: Certificate, *, profile_id: int | None = None) -> ScanTerms:
+    """The vendor's scan profile (or the one chosen for this claim) in wire form."""
+    return scan_terms_for_vendor(certificate.vendor, profile_id=profile_id)
 
 
 @dataclass(frozen=True)
@@ -398,6 +398,7 @@ def _insights_json(result: ClaimResult) -> dict:
 # --- Background claiming (design.md §2) -------------------------------------------------------------
 
 LEASE = timedelta(seconds=120)
+REFRESHED_FIELDS = ["state", "claim_deadline", "checked_in_at", "review_status", "reused", "attempts"]
 
 
 @dataclass
@@ -458,26 +459,32 @@ def claim_due(*, owner: str, threads: int | None = None, max_seconds: float | No
     leased: deque[tuple[Certificate, bool]] = deque()
     in_flight: dict[Future, Certificate] = {}
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="claim") as pool:
+
+        def top_up() -> None:
+            while not stats.paused and leased and len(in_flight) < threads:
+                certificate, orphaned = leased.popleft()
+                job = job_for(certificate, orphaned_lease=orphaned)
+                in_flight[pool.submit(attempt_claim, client, job)] = certificate
+
         while True:
             accepting = not stats.paused and (deadline is None or time.monotonic() < deadline)
-            if accepting and not leased and len(in_flight) < threads:
+            if accepting and len(leased) < threads:
                 if AccountStatus.current().claiming_paused:
                     stats.paused = True
                 else:
                     # Lease a pool's worth ahead, so a thread never waits for the database.
-                    leased.extend(lease_due(threads * 2 - len(in_flight), owner=owner))
-            while accepting and leased and len(in_flight) < threads:
-                certificate, orphaned = leased.popleft()
-                job = job_for(certificate, orphaned_lease=orphaned)
-                in_flight[pool.submit(attempt_claim, client, job)] = certificate
+                    leased.extend(lease_due(threads * 2 - len(leased) - len(in_flight), owner=owner))
+            if accepting:
+                top_up()
             if not in_flight:
                 break
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                certificate = in_flight.pop(future)
-                attempt = future.result()
+            finished = [(in_flight.pop(future), future.result()) for future in done]
+            if accepting:
+                top_up()  # refill the threads first, then write: the writes overlap the next calls
+            for certificate, attempt in finished:
                 # Re-read the row: a user may have cancelled or checked it in while the call was out.
-                certificate.refresh_from_db()
+                certificate.refresh_from_db(fields=REFRESHED_FIELDS)
                 record_attempt(certificate, attempt, trigger=f"worker {owner}"[:64])
                 stats.add(certificate, attempt)
                 if attempt.error is not None and attempt.error.pauses_account:
