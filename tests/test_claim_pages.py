@@ -187,7 +187,7 @@ def test_the_certificate_list_shows_certificates_without_counting_them_all(clien
 
     page = response.content.decode()
     assert all(c.get_absolute_url() in page for c in certificates)
-    assert len(queries) <= 10
+    assert len(queries) <= 15  # bounded, whatever the number of rows
     assert not [q for q in queries if "COUNT(" in q["sql"].upper() and "certificates_certificate" in q["sql"]]
 
 
