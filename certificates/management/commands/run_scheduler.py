@@ -19,9 +19,13 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="sweep once and exit")
 
     def handle(self, *args, every: float, once: bool, **options) -> None:
-        if connection.vendor == "postgresql" and not self._take_lock():
-            self.stderr.write("Another scheduler holds the sweep lock; this one will not sweep.")
-            return
+        if connection.vendor == "postgresql":
+            # A second scheduler stands by until the first one's session (and so its lock) ends.
+            while not self._take_lock():
+                if once:
+                    self.stderr.write("Another scheduler holds the sweep lock; not sweeping.")
+                    return
+                time.sleep(every)
         while True:
             stats = claiming.sweep()
             if stats.due:
