@@ -1,0 +1,270 @@
+"""Intake pages: upload or paste leads, check the dry run, confirm, and watch the batch being claimed."""
+
+import django_tables2 as tables
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import date
+from django.urls import reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+from django_tables2 import LazyPaginator, RequestConfig
+from django_tables2.export import TableExport
+
+from certificates import importing
+from certificates.intake_forms import ImportForm, IntakeTokenForm
+from certificates.models import Certificate, ImportBatch, ImportRowError, IntakeToken, Vendor
+from certificates.tasks import check_in_at_risk as check_in_at_risk_task
+
+PER_PAGE = 50
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# The progress bar's segments, in this order, over a pale track for what is still pending.
+STATE_COLOURS = {
+    Certificate.State.CLAIMED: "#1e7a46",
+    Certificate.State.ERROR: "#a4262c",
+    Certificate.State.EXPIRED: "#c98a1b",
+    Certificate.State.CANCELLED: "#9aa3b0",
+}
+TRACK_COLOUR = "#dfe6f3"
+OUTCOME_BADGES = {
+    importing.NEW: "badge-success",
+    importing.DUPLICATE: "",
+    importing.REUSED: "badge-pending",
+    importing.REJECTED: "badge-failure",
+}
+
+
+class ImportBatchTable(tables.Table):
+    created_at = tables.DateTimeColumn(verbose_name="Imported", format="M j, H:i")
+    source = tables.Column()
+    filename = tables.Column(verbose_name="From")
+    created_by = tables.Column(verbose_name="By", default="—")
+    cancelled_at = tables.DateTimeColumn(verbose_name="Cancelled", format="M j, H:i", default="")
+
+    class Meta:
+        model = ImportBatch
+        fields = (
+            "created_at",
+            "source",
+            "filename",
+            "created_by",
+            "total_rows",
+            "accepted",
+            "duplicates",
+            "reused",
+            "rejected",
+            "cancelled_at",
+        )
+        order_by = ("-created_at",)
+        attrs = {"class": "table"}
+        empty_text = "Nothing imported yet."
+
+    def render_created_at(self, record: ImportBatch) -> str:
+        # ImportBatch.get_absolute_url names a route that does not exist; the batch page lives here.
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("intake:batch", args=[record.pk]),
+            date(record.created_at, "M j, H:i"),
+        )
+
+
+class RowErrorTable(tables.Table):
+    line = tables.Column()
+    field = tables.Column(default="(row)")
+    value = tables.Column(verbose_name="Value as sent", attrs={"td": {"class": "mono break"}})
+    reason = tables.Column()
+
+    class Meta:
+        model = ImportRowError
+        fields = ("line", "field", "value", "reason")
+        order_by = ("line",)
+        attrs = {"class": "table", "data-testid": "row-errors"}
+        empty_text = "No rejected rows."
+
+    def value_value(self, value: str) -> str:
+        # A spreadsheet must never run a vendor's cell as a formula (CSV injection).
+        return f"'{value}" if value.startswith(FORMULA_START) else value
+
+
+@permission_required("certificates.claim_certificate", raise_exception=True)
+def import_leads(request: HttpRequest) -> HttpResponse:
+    form = ImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if data["file"]:
+            chunks, filename, source = data["file"].chunks(), data["file"].name, ImportBatch.Source.CSV
+        else:
+            chunks, filename, source = [data["text"].encode()], "pasted rows", ImportBatch.Source.PASTE
+        token = importing.store_upload(
+            chunks, filename=filename, vendor=data["vendor"], source=source, user_id=request.user.pk
+        )
+        return redirect("intake:dry-run", token=token)
+    ctx = {"page": "import", "form": form, "vendors": Vendor.objects.values_list("name", flat=True)[:500]}
+    return render(request, "certificates/intake/import.html", ctx)
+
+
+@permission_required("certificates.claim_certificate", raise_exception=True)
+def dry_run(request: HttpRequest, token: str) -> HttpResponse:
+    path, meta = _upload_or_404(request, token)
+    report = importing.read_csv(path, default_vendor=meta["vendor"])
+    mapping = report.columns.mapping if report.columns else []
+    ctx = {
+        "page": "import",
+        "token": token,
+        "meta": meta,
+        "report": report,
+        "columns": [(header, importing.FIELD_LABELS.get(name)) for header, name in mapping],
+        "rows": [(row, OUTCOME_BADGES[row.status]) for row in report.importer.outcomes],
+        "rejections": [(row.line, error) for row in report.importer.rejected for error in row.errors],
+    }
+    return render(request, "certificates/intake/dry_run.html", ctx)
+
+
+@require_POST
+@permission_required("certificates.claim_certificate", raise_exception=True)
+def confirm_import(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        path, meta = importing.stored_upload(token, user_id=request.user.pk)
+    except importing.UploadNotFound:
+        messages.info(request, "That upload was already imported or discarded; see the batches below.")
+        return redirect("intake:batches")
+    batch, report = importing.import_file(
+        path,
+        source=meta["source"],
+        filename=meta["filename"],
+        default_vendor=meta["vendor"],
+        user=request.user,
+    )
+    importing.discard_upload(token)
+    counts = report.counts
+    messages.success(
+        request,
+        f"Imported {counts.new} new certificates ({counts.duplicates} duplicates, {counts.reused} reused, "
+        f"{counts.rejected} rejected rows). Claiming has started.",
+    )
+    return redirect("intake:batch", pk=batch.pk)
+
+
+@require_POST
+@permission_required("certificates.claim_certificate", raise_exception=True)
+def discard_import(request: HttpRequest, token: str) -> HttpResponse:
+    importing.discard_upload(token)
+    messages.info(request, "Discarded the upload; nothing was imported.")
+    return redirect("intake:import")
+
+
+@permission_required("certificates.view_certificate", raise_exception=True)
+def batch_list(request: HttpRequest) -> HttpResponse:
+    table = ImportBatchTable(ImportBatch.objects.select_related("created_by"))
+    RequestConfig(request, paginate={"per_page": PER_PAGE, "paginator_class": LazyPaginator}).configure(table)
+    return render(request, "certificates/intake/batch_list.html", {"page": "import", "table": table})
+
+
+@permission_required("certificates.view_certificate", raise_exception=True)
+def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(ImportBatch.objects.select_related("created_by", "intake_token"), pk=pk)
+    table = RowErrorTable(batch.row_errors.all())
+    RequestConfig(request, paginate={"per_page": PER_PAGE, "paginator_class": LazyPaginator}).configure(table)
+    export = request.GET.get("_export")
+    if TableExport.is_valid_format(export) and request.user.has_perm("certificates.export_certificate"):
+        return TableExport(export, table).response(f"batch-{batch.pk}-rejected-rows.{export}")
+    progress = importing.batch_progress(batch)
+    labels = dict(Certificate.State.choices)
+    ctx = {
+        "page": "import",
+        "batch": batch,
+        "progress": progress,
+        "progress_segments": _segments(progress),
+        "track_colour": TRACK_COLOUR,
+        "states": [
+            (state, labels[state].lower(), STATE_COLOURS.get(state, TRACK_COLOUR), progress.counts[state])
+            for state in Certificate.State.values
+        ],
+        "table": table,
+    }
+    return render(request, "certificates/intake/batch_detail.html", ctx)
+
+
+@permission_required("certificates.view_certificate", raise_exception=True)
+def batch_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    batch = get_object_or_404(ImportBatch, pk=pk)
+    return JsonResponse(importing.batch_progress(batch).as_json())
+
+
+@require_POST
+@permission_required("certificates.claim_certificate", raise_exception=True)
+def retry_batch(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(ImportBatch, pk=pk)
+    count = importing.retry_failed(batch)
+    if count:
+        messages.success(request, f"Retrying {count} certificates that could not be claimed.")
+    else:
+        messages.info(request, "No certificate of this batch is in error; nothing to retry.")
+    return redirect("intake:batch", pk=batch.pk)
+
+
+@require_POST
+@permission_required("certificates.claim_certificate", raise_exception=True)
+def cancel_batch(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(ImportBatch, pk=pk)
+    count = importing.cancel_batch(batch, user=request.user)
+    messages.success(
+        request,
+        f"Cancelled the batch: {count} pending certificates will not be claimed. Claimed ones are kept.",
+    )
+    return redirect("intake:batch", pk=batch.pk)
+
+
+@require_POST
+@permission_required("certificates.claim_certificate", raise_exception=True)
+def check_in_at_risk(request: HttpRequest) -> HttpResponse:
+    check_in_at_risk_task.enqueue(user_id=request.user.pk)
+    messages.success(
+        request,
+        "Checking in every certificate at risk in the background: each one's claim window is extended "
+        "to 90 days as TrustedForm confirms it.",
+    )
+    return redirect("home")
+
+
+@permission_required("certificates.manage_intake_tokens", raise_exception=True)
+def token_list(request: HttpRequest) -> HttpResponse:
+    form = IntakeTokenForm(request.POST or None)
+    ctx = {"page": "import", "form": form, "raw_token": None, "new_token": None}
+    if request.method == "POST" and form.is_valid():
+        token, raw = importing.issue_intake_token(
+            name=form.cleaned_data["name"], scopes=form.cleaned_data["scopes"], user=request.user
+        )
+        # Rendered, not redirected: the raw token is shown in this one response and stored nowhere.
+        ctx.update(raw_token=raw, new_token=token, form=IntakeTokenForm())
+    ctx["tokens"] = IntakeToken.objects.select_related("created_by")
+    response = render(request, "certificates/intake/tokens.html", ctx)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@permission_required("certificates.manage_intake_tokens", raise_exception=True)
+def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(IntakeToken, pk=pk)
+    importing.revoke_intake_token(token)
+    messages.success(request, f"Revoked {token}. The lead system gets 401 with it from now on.")
+    return redirect("intake:tokens")
+
+
+def _upload_or_404(request: HttpRequest, token: str):
+    try:
+        return importing.stored_upload(token, user_id=request.user.pk)
+    except importing.UploadNotFound:
+        raise Http404("This upload was imported, discarded or has expired.") from None
+
+
+def _segments(progress: importing.BatchProgress) -> list[tuple[str, float, float, str]]:
+    """(state, x %, width %, colour) for each finished state; static/js/batch-progress.js does the same."""
+    segments, x = [], 0.0
+    for state, colour in STATE_COLOURS.items():
+        width = progress.counts[state] * 100 / progress.total if progress.total else 0.0
+        segments.append((state, round(x, 3), round(width, 3), colour))
+        x += width
+    return segments

@@ -1,0 +1,358 @@
+"""The intake pages: upload or paste, dry run, confirm, batches and their progress, retry and cancel."""
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from certificates import importing
+from certificates.models import Certificate, ImportBatch, IntakeToken
+from tests.factories import PASSWORD, make_certificate, make_user, make_vendor
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def upload_dir(settings, tmp_path):
+    settings.INTAKE_UPLOAD_DIR = tmp_path / "uploads"
+    return settings.INTAKE_UPLOAD_DIR
+
+
+def url(n: int) -> str:
+    return f"https://cert.trustedform.com/{n:040x}"
+
+
+def login(client, role: str):
+    user = make_user(role)
+    client.login(username=user.username, password=PASSWORD)
+    return user
+
+
+def upload(client, text: str, name: str = "leads.csv", vendor: str = "", **extra):
+    data = {"file": SimpleUploadedFile(name, text.encode(), content_type="text/csv"), "vendor": vendor}
+    return client.post(reverse("intake:import"), data, **extra)
+
+
+def make_batch(*states: str, deadline_in: timedelta = timedelta(hours=60)) -> ImportBatch:
+    batch = ImportBatch.objects.create(source=ImportBatch.Source.CSV, filename="x.csv")
+    vendor = make_vendor()
+    for n, state in enumerate(states):
+        certificate = make_certificate(vendor=vendor)
+        certificate.batch, certificate.state = batch, state
+        certificate.claim_deadline = timezone.now() + deadline_in + timedelta(minutes=n)
+        if state == Certificate.State.CLAIMED:
+            certificate.claimed_at = timezone.now() - timedelta(minutes=1)
+        certificate.save()
+    return batch
+
+
+@pytest.mark.parametrize("name", ["intake:import", "intake:batches", "intake:tokens"])
+def test_every_intake_page_needs_a_login(client, name):
+    response = client.get(reverse(name))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_a_viewer_may_not_import(client):
+    login(client, "viewer")
+
+    assert client.get(reverse("intake:import")).status_code == 403
+    assert upload(client, f"cert_url,vendor\n{url(1)},Acme\n").status_code == 403
+
+
+def test_the_nav_shows_import_to_analysts_only(client):
+    nav_link = re.compile(r'<a href="/intake/"\s*(aria-current="page")?>Import</a>')
+    login(client, "analyst")
+    assert nav_link.search(client.get(reverse("home")).content.decode())
+
+    login(client, "viewer")
+    assert not nav_link.search(client.get(reverse("home")).content.decode())
+
+
+def test_an_upload_shows_a_dry_run_and_saves_nothing(client, upload_dir):
+    login(client, "analyst")
+    text = f"xxTrustedFormCertUrl,Source,zip\n{url(1)},Acme,45202\nhttp://cert.trustedform.com/x,Acme,1\n"
+
+    response = upload(client, text, follow=True)
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Check before importing" in page
+    assert 'data-testid="count-new">1<' in page
+    assert 'data-testid="count-rejected">1<' in page
+    assert "Certificate URLs must use https://, not http://." in page
+    assert '<td class="mono">zip</td><td><span class="muted">not used</span>' in page
+    assert not Certificate.objects.exists()
+    assert len(list(upload_dir.glob("*.csv"))) == 1  # kept on disk, not in the session
+
+
+def test_confirming_imports_the_rows_and_opens_the_batch(client, upload_dir, django_capture_on_commit_callbacks):
+    user = login(client, "analyst")
+    dry = upload(client, f"cert_url,email\n{url(1)},jane@example.com\nnot a url,\n", vendor="Acme")
+    token = dry["Location"].rstrip("/").split("/")[-1]
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(reverse("intake:confirm", args=[token]))
+
+    batch = ImportBatch.objects.get()
+    assert response["Location"] == reverse("intake:batch", args=[batch.pk])
+    assert (batch.created_by, batch.source, batch.filename) == (user, "csv", "leads.csv")
+    assert (batch.accepted, batch.rejected) == (1, 1)
+    assert Certificate.objects.get().vendor.name == "Acme"
+    assert len(callbacks) == 1  # the claim worker is woken
+    assert list(upload_dir.iterdir()) == []  # the temp file is gone
+
+
+def test_confirming_twice_imports_once(client):
+    login(client, "analyst")
+    token = upload(client, f"cert_url,vendor\n{url(1)},Acme\n")["Location"].rstrip("/").split("/")[-1]
+
+    client.post(reverse("intake:confirm", args=[token]))
+    again = client.post(reverse("intake:confirm", args=[token]), follow=True)
+
+    assert ImportBatch.objects.count() == 1
+    assert "already imported or discarded" in again.content.decode()
+
+
+def test_another_user_cannot_open_or_confirm_my_upload(client):
+    login(client, "analyst")
+    dry_run_url = upload(client, f"cert_url,vendor\n{url(1)},Acme\n")["Location"]
+    token = dry_run_url.rstrip("/").split("/")[-1]
+
+    login(client, "analyst")
+
+    assert client.get(dry_run_url).status_code == 404
+    client.post(reverse("intake:confirm", args=[token]))
+    assert not Certificate.objects.exists()
+
+
+def test_pasted_rows_go_through_the_same_dry_run(client):
+    login(client, "analyst")
+
+    response = client.post(
+        reverse("intake:import"), {"text": f"{url(1)}\n{url(2)}\n", "vendor": "Acme"}, follow=True
+    )
+
+    page = response.content.decode()
+    assert "pasted rows" in page
+    assert 'data-testid="count-new">2<' in page
+
+
+def test_the_form_asks_for_a_file_or_rows(client):
+    login(client, "analyst")
+
+    response = client.post(reverse("intake:import"), {"text": "  ", "vendor": ""})
+
+    assert response.status_code == 200
+    assert "Choose a CSV file or paste rows" in response.content.decode()
+
+
+def test_discarding_removes_the_upload(client, upload_dir):
+    login(client, "analyst")
+    token = upload(client, f"cert_url,vendor\n{url(1)},Acme\n")["Location"].rstrip("/").split("/")[-1]
+
+    client.post(reverse("intake:discard", args=[token]))
+
+    assert list(upload_dir.iterdir()) == []
+    assert client.post(reverse("intake:confirm", args=[token])).status_code == 302
+    assert not ImportBatch.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\xff\xfe\x00\x00garbage\x00\x01",
+        b'"unclosed,quote\n' + b"x" * 5000,
+        b"cert_url;vendor\n=cmd|' /C calc'!A0;@SUM(1)\n",
+        b"\n\n\n",
+    ],
+)
+def test_any_bytes_get_a_dry_run_not_a_500(client, content):
+    login(client, "analyst")
+    data = {"file": SimpleUploadedFile("odd.csv", content), "vendor": ""}
+
+    response = client.post(reverse("intake:import"), data, follow=True)
+
+    assert response.status_code == 200
+    assert "Check before importing" in response.content.decode()
+
+
+def test_an_empty_file_is_refused_by_the_form(client):
+    login(client, "analyst")
+
+    response = client.post(reverse("intake:import"), {"file": SimpleUploadedFile("e.csv", b""), "vendor": ""})
+
+    assert response.status_code == 200
+    assert "The submitted file is empty." in response.content.decode()
+
+
+def test_the_batch_page_shows_progress_counts_and_row_errors(client):
+    login(client, "viewer")
+    batch = make_batch("claimed", "claimed", "pending", "error")
+    batch.row_errors.create(line=7, field="email", value="nope", reason="Not a valid email address.")
+
+    response = client.get(reverse("intake:batch", args=[batch.pk]))
+
+    page = response.content.decode()
+    assert 'data-testid="percent-done">75%<' in page
+    assert 'data-testid="count-pending">1<' in page
+    assert 'data-testid="count-claimed">2<' in page
+    assert "Not a valid email address." in page
+    assert 'src="/static/js/batch-progress.js"' in page
+    assert "<script>" not in page  # nothing inline: the CSP allows only our own files
+    assert "Cancel batch" not in page  # a viewer sees no buttons
+
+
+def test_the_progress_endpoint_answers_json(client):
+    login(client, "viewer")
+    batch = make_batch("claimed", "pending", "pending", "expired", deadline_in=timedelta(hours=3))
+
+    data = client.get(reverse("intake:batch-progress", args=[batch.pk])).json()
+
+    assert data["counts"] == {"pending": 2, "claimed": 1, "error": 0, "expired": 1, "cancelled": 0}
+    assert (data["total"], data["percent_done"], data["done"]) == (4, 50, False)
+    assert data["claims_per_minute"] == 0.2  # one claim in the last five minutes
+    assert data["eta_seconds"] == 600
+    assert data["next_deadline_at_risk"] is True
+
+
+def test_a_batch_with_nothing_pending_is_done(client):
+    login(client, "viewer")
+    batch = make_batch("claimed", "error")
+
+    data = client.get(reverse("intake:batch-progress", args=[batch.pk])).json()
+
+    assert (data["percent_done"], data["done"], data["next_deadline"]) == (100, True, None)
+
+
+def test_retry_puts_failed_certificates_back_in_the_queue(client, django_capture_on_commit_callbacks):
+    login(client, "analyst")
+    batch = make_batch("error", "error", "claimed")
+    Certificate.objects.filter(state="error").update(attempts=3, last_error="TrustedForm: 400")
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        client.post(reverse("intake:batch-retry", args=[batch.pk]))
+
+    retried = Certificate.objects.filter(batch=batch).exclude(state="claimed")
+    assert [(c.state, c.attempts, c.last_error) for c in retried] == [("pending", 0, "")] * 2
+    assert Certificate.objects.filter(state="claimed").count() == 1
+    assert len(callbacks) == 1
+
+
+def test_cancel_stops_pending_certificates_and_keeps_claimed_ones(client):
+    user = login(client, "analyst")
+    batch = make_batch("pending", "pending", "claimed")
+    other = make_certificate()
+
+    response = client.post(reverse("intake:batch-cancel", args=[batch.pk]), follow=True)
+
+    states = sorted(Certificate.objects.filter(batch=batch).values_list("state", flat=True))
+    assert states == ["cancelled", "cancelled", "claimed"]
+    other.refresh_from_db()
+    assert other.state == "pending"
+    batch.refresh_from_db()
+    assert batch.cancelled_at is not None and batch.cancelled_by == user
+    assert "2 pending certificates will not be claimed" in response.content.decode()
+
+
+def test_a_viewer_cannot_retry_or_cancel(client):
+    login(client, "viewer")
+    batch = make_batch("pending", "error")
+
+    assert client.post(reverse("intake:batch-retry", args=[batch.pk])).status_code == 403
+    assert client.post(reverse("intake:batch-cancel", args=[batch.pk])).status_code == 403
+    assert Certificate.objects.filter(state="pending").count() == 1
+
+
+def test_the_batch_list_links_each_batch(client):
+    login(client, "viewer")
+    batch = make_batch("pending")
+
+    page = client.get(reverse("intake:batches")).content.decode()
+
+    assert f'href="{reverse("intake:batch", args=[batch.pk])}"' in page
+    assert "x.csv" in page
+
+
+def test_a_manager_downloads_rejected_rows_with_formulas_defused(client):
+    login(client, "manager")
+    batch = make_batch()
+    batch.row_errors.create(line=2, field="email", value="=cmd|' /C calc'!A0", reason="Not a valid email address.")
+
+    response = client.get(reverse("intake:batch", args=[batch.pk]), {"_export": "csv"})
+
+    assert response["Content-Type"].startswith("text/csv")
+    body = response.content.decode()
+    assert "'=cmd|' /C calc'!A0" in body
+    assert ",=cmd" not in body
+
+
+def test_the_home_page_links_the_at_risk_card_to_the_list_by_deadline(client):
+    login(client, "analyst")
+    make_batch("pending", deadline_in=timedelta(hours=2))
+
+    page = client.get(reverse("home")).content.decode()
+
+    assert f'href="{reverse("certificates:list")}?sort=claim_deadline"' in page
+    assert "Check in all at risk (1)" in page
+
+
+def test_check_in_all_at_risk_runs_in_the_background_and_says_so(client, tf_api):
+    login(client, "analyst")
+    minted = tf_api.mint(email="jane@example.com")
+    certificate = make_certificate(minted["cert_url"])
+    Certificate.objects.filter(pk=certificate.pk).update(claim_deadline=timezone.now() + timedelta(hours=1))
+
+    response = client.post(reverse("intake:check-in-at-risk"), follow=True)
+
+    assert "Checking in every certificate at risk in the background" in response.content.decode()
+    certificate.refresh_from_db()
+    assert certificate.checked_in_at is not None  # the test settings run tasks at once
+    assert certificate.claim_deadline > timezone.now() + timedelta(days=80)
+
+
+def test_an_admin_creates_a_token_and_sees_it_once(client):
+    login(client, "admin")
+
+    response = client.post(reverse("intake:tokens"), {"name": "Lead system", "scopes": ["leads:write"]})
+
+    raw = response.content.decode().split('data-testid="raw-token">')[1].split("<")[0]
+    token = IntakeToken.objects.get()
+    assert raw.startswith(token.prefix) and token.prefix.startswith("tfi_")
+    assert token.token_hash == importing.hash_token(raw)
+    assert token.scopes == ["leads:write"]
+    assert response["Cache-Control"] == "no-store"
+    assert raw not in client.get(reverse("intake:tokens")).content.decode()
+
+
+def test_an_admin_revokes_a_token(client):
+    login(client, "admin")
+    token, _ = importing.issue_intake_token(name="Old", scopes=["leads:write"])
+
+    client.post(reverse("intake:token-revoke", args=[token.pk]))
+
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+
+
+def test_an_analyst_may_not_manage_tokens(client):
+    login(client, "analyst")
+
+    assert client.get(reverse("intake:tokens")).status_code == 403
+    assert client.post(reverse("intake:tokens"), {"name": "x", "scopes": ["leads:write"]}).status_code == 403
+    assert not IntakeToken.objects.exists()
+
+
+def test_the_progress_json_is_plain_json(client):
+    login(client, "viewer")
+    batch = make_batch("pending")
+
+    response = client.get(reverse("intake:batch-progress", args=[batch.pk]))
+
+    assert response["Content-Type"] == "application/json"
+    assert json.loads(response.content)["total"] == 1
