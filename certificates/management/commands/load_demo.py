@@ -5,6 +5,7 @@ from pathlib import Path
 
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.dateparse import parse_datetime
 
 from certificates.importing import intake_lead, parse_url, vendor_named
 from tfdash.roles import ROLES
@@ -44,6 +45,7 @@ class Command(BaseCommand):
                 email=item.get("email", ""),
                 phone=item.get("phone", ""),
                 reference=f"DEMO-{n + 1:04d}",
+                lead_created_at=parse_datetime(item["created_at"]) if item.get("created_at") else None,
             )
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}): {', '.join(ROLES)}")
         self.stdout.write("Certificates to claim by hand (Claim a certificate, as analyst):")

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from sandbox import clock, ids, store
 from sandbox import state as sandbox_state
 from sandbox.bootstrap import prepare_store
+from sandbox.demo import mint_demo
 
 
 class Command(BaseCommand):
@@ -22,9 +23,15 @@ class Command(BaseCommand):
         parser.add_argument("--form-submitted", dest="form_submitted", action="store_true")
         parser.add_argument("--bot", action="store_true")
         parser.add_argument("--json", dest="as_json", action="store_true", help="print a JSON list")
+        parser.add_argument(
+            "--demo", action="store_true", help="mint the demo set, with the lead data to import"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         prepare_store()
+        if options["demo"]:
+            self.stdout.write(json.dumps(mint_demo(), indent=2))
+            return
         fields = {k: options[k] for k in ("count", "email", "phone", "page_text", "age_hours", "type", "sandbox",
                                           "form_submitted", "bot") if options[k] is not None}  # fmt: skip
         try:
