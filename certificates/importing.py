@@ -562,7 +562,7 @@ class LeadImporter:
 
 def _display(values: Mapping[str, Any]) -> dict[str, str]:
     """Values as the page shows them: text, and never a whole 10,000-character cell."""
-    shown = {}
+    shown = dict.fromkeys(FIELDS, "")
     for name, value in values.items():
         try:
             text = as_text(value)
@@ -574,6 +574,8 @@ def _display(values: Mapping[str, Any]) -> dict[str, str]:
 
 def _truncate(value: str, limit: int = MAX_STORED_VALUE) -> str:
     value = value.replace("\x00", "\ufffd")
+    if not value.isascii():  # a lone surrogate from JSON cannot be stored or shown
+        value = value.encode("utf-8", "replace").decode("utf-8")
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
