@@ -37,9 +37,11 @@ $(VENV)/.installed: pyproject.toml
 	echo "Using $$py ($$($$py --version))"; \
 	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null; then \
 		rm -rf $(VENV); "$$py" -m venv $(VENV); fi
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade "pip>=25.1" 2>&1 | grep -v "^WARNING: Location" || true
-	$(PY) -m pip install --quiet --disable-pip-version-check -e . --group dev 2>&1 | grep -v "^WARNING: Location" || true
-	$(PY) -c 'import django, django_tables2, django_tasks_db, playwright, pytest_django' 
+	@mkdir -p var
+	@echo "Installing tfdash and its dependencies into $(VENV) (log: var/install.log)"
+	@{ $(PY) -m pip install --disable-pip-version-check --upgrade "pip>=25.1" && \
+	   $(PY) -m pip install --disable-pip-version-check -e . --group dev; } > var/install.log 2>&1 \
+	   || { tail -n 30 var/install.log; echo "Installing failed: see var/install.log" >&2; exit 1; }
 	@touch $@
 
 install: $(VENV)/.installed

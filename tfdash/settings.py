@@ -178,7 +178,7 @@ TRUSTEDFORM_API_VERSION = env.str("TRUSTEDFORM_API_VERSION", default="4.0")
 # v4 Insights properties requested with each claim. Each returned property is billed.
 TRUSTEDFORM_INSIGHTS_PROPERTIES = env.list(
     "TRUSTEDFORM_INSIGHTS_PROPERTIES",
-    default=["age_seconds", "approx_ip_geo", "browser", "os", "seconds_on_page", "bot_detected", "domain"],
+    default=["age_seconds", "approx_ip_geo", "browser", "os", "seconds_on_page", "bot_detected", "is_masked", "domain"],
 )
 TRUSTEDFORM_CONNECT_TIMEOUT = env.float("TRUSTEDFORM_CONNECT_TIMEOUT", default=3.05)
 TRUSTEDFORM_READ_TIMEOUT = env.float("TRUSTEDFORM_READ_TIMEOUT", default=30.0)
