@@ -29,6 +29,7 @@ from django.db.models import Count, F, Min
 from django.utils import timezone
 
 from certificates.models import CLAIM_WINDOW, Certificate, ImportBatch, ImportRowError, IntakeToken, Vendor
+from certificates.tasks import wake_claimer
 from certificates.trustedform import (
     CertificateRef,
     InvalidCertificateUrl,
@@ -719,8 +720,11 @@ def import_file(
 ) -> tuple[ImportBatch, CsvReport]:
     """Import a CSV file for real: a new batch, every good row saved, every bad row recorded.
 
-    Claiming starts in the background once the rows are committed.
+    Claiming starts in the background once the rows are committed. Raises OSError, before creating
+    the batch, when the file cannot be opened.
     """
+    with path.open("rb"):
+        pass
     batch = ImportBatch.objects.create(
         source=source,
         filename=filename[:255],
@@ -735,9 +739,9 @@ def import_file(
 
 def start_claiming() -> None:
     """Wake the worker once the new rows are committed (the rows are the truth; the task only wakes)."""
-    from certificates.tasks import claim_due_certificates
-
-    transaction.on_commit(claim_due_certificates.enqueue)
+    # wake_claimer enqueues claim_due_certificates unless one already waits: an API pushing one lead
+    # at a time must not pile up thousands of identical tasks.
+    transaction.on_commit(wake_claimer)
 
 
 # --- Uploads waiting for confirmation --------------------------------------------------------------

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from certificates import importing
+from certificates import importing, tasks
 from certificates.models import CLAIM_WINDOW, Certificate, ImportBatch, ImportRowError
 from tests.factories import make_certificate, make_vendor
 
@@ -308,7 +308,7 @@ def test_importing_wakes_the_claim_worker_after_commit(tmp_path, django_capture_
     with django_capture_on_commit_callbacks() as callbacks:
         importing.import_file(write(tmp_path, f"cert_url,vendor\n{url(1)},Acme\n"), source="csv")
 
-    assert [getattr(c, "__self__", None).name for c in callbacks] == ["claim_due_certificates"]
+    assert callbacks == [tasks.wake_claimer]
 
 
 def test_a_file_with_only_rejected_rows_wakes_nobody(tmp_path, django_capture_on_commit_callbacks):
