@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -682,11 +683,12 @@ def _is_loopback(host: str) -> bool:
 
 
 def _was_sent(exc: requests.exceptions.ConnectionError) -> bool:
-    text = repr(exc)
-    return any(
-        s in text
-        for s in ("RemoteDisconnected", "ConnectionResetError", "ProtocolError", "Connection aborted")
-    )
+    """A connection dropped mid-exchange (ProtocolError) may have delivered the request; a refused or
+    failed connection (NewConnectionError inside MaxRetryError) never did."""
+    cause = exc.args[0] if exc.args else None
+    if isinstance(cause, urllib3.exceptions.MaxRetryError):
+        cause = cause.reason
+    return isinstance(cause, urllib3.exceptions.ProtocolError | ConnectionResetError)
 
 
 def _elapsed_ms(started: float) -> int:
@@ -731,9 +733,6 @@ def v4_claim_body(
         match_lead["email"] = lead.email_normalised
     if lead.phone_normalised:
         match_lead["phone"] = lead.phone_normalised
-    if not match_lead and lead.fingerprints:
-        # A 40-hex value is taken as a pre-hashed fingerprint ([I] trustedform-api.md §5).
-        match_lead["email"] = lead.fingerprints[0]
     retain: dict[str, Any] = {}
     if lead.reference:
         retain["reference"] = lead.reference

@@ -168,6 +168,20 @@ def test_a_connection_reset_is_retryable_and_may_have_landed(client, sandbox, ce
 
     assert caught.value.retryable
     assert caught.value.status is None
+    assert caught.value.unknown  # the request was sent: the next attempt looks before claiming again
+
+
+def test_a_refused_connection_is_retryable_and_certainly_did_not_land(api_key):
+    closed = TrustedFormClient(
+        api_key=api_key, api_base="http://127.0.0.1:9", allowed_hosts=["cert.trustedform.com"]
+    )
+
+    with pytest.raises(TrustedFormError) as caught:
+        closed.claim("https://cert.trustedform.com/" + "a" * 40, Lead(email="jane@example.com"))
+
+    assert caught.value.retryable
+    assert not caught.value.unknown
+    assert caught.value.call.outcome == "error"
 
 
 @pytest.mark.parametrize("body", ["", "{not json", "<html>Oops</html>", "[1, 2]"])
