@@ -480,6 +480,8 @@ def claim_due(*, owner: str, threads: int | None = None, max_seconds: float | No
                 break
             done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
             finished = [(in_flight.pop(future), future.result()) for future in done]
+            if any(a.error is not None and a.error.pauses_account for _, a in finished):
+                stats.paused = True
             if accepting:
                 top_up()  # refill the threads first, then write: the writes overlap the next calls
             for certificate, attempt in finished:
