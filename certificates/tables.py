@@ -1,34 +1,145 @@
+from datetime import datetime
+
 import django_tables2 as tables
-from django.utils.html import format_html
+from django.utils import dateformat, timezone
+from django.utils.html import format_html, format_html_join
 
 from certificates.models import ApiCall, Certificate
 
 
+def short_datetime(value: datetime) -> str:
+    return dateformat.format(timezone.localtime(value), "M j, H:i")
+
+
 class CertificateTable(tables.Table):
-    cert_id = tables.Column(linkify=True, verbose_name="Certificate")
-    vendor = tables.Column(accessor="vendor__name", verbose_name="Vendor", order_by="vendor__name")
-    state = tables.Column()
-    outcome = tables.Column()
-    claim_deadline = tables.DateTimeColumn(verbose_name="Deadline", format="M j, H:i")
-    received_at = tables.DateTimeColumn(verbose_name="Received", format="M j, H:i")
+    """The certificate list. Only indexed columns sort, each with the primary key as a tiebreaker."""
+
+    cert_id = tables.Column(
+        linkify=True, verbose_name="Certificate", order_by=("cert_id",), attrs={"td": {"class": "mono"}}
+    )
+    vendor = tables.Column(accessor="vendor__name", verbose_name="Vendor", orderable=False)
+    reference = tables.Column(orderable=False, default="—")
+    lead = tables.Column(empty_values=(), verbose_name="Lead", orderable=False)
+    state = tables.Column(orderable=False)
+    outcome = tables.Column(orderable=False, empty_values=())
+    checks = tables.Column(empty_values=(), verbose_name="Checks", orderable=False)
+    review_status = tables.Column(verbose_name="Review", orderable=False, empty_values=())
+    # Plain columns with a formatting method: DateTimeColumn compiles a template for every cell.
+    claim_deadline = tables.Column(verbose_name="Deadline", order_by=("claim_deadline", "id"))
+    received_at = tables.Column(verbose_name="Received", order_by=("received_at", "id"))
 
     class Meta:
         model = Certificate
-        fields = ("cert_id", "vendor", "reference", "state", "outcome", "claim_deadline", "received_at")
+        fields = (
+            "cert_id",
+            "vendor",
+            "reference",
+            "lead",
+            "state",
+            "outcome",
+            "checks",
+            "review_status",
+            "claim_deadline",
+            "received_at",
+        )
         order_by = ("-received_at",)
-        attrs = {"class": "table"}
-        empty_text = "No certificates yet."
+        attrs = {"class": "table table-certificates"}
+        empty_text = "No certificates match these filters."
 
     def render_cert_id(self, value: str) -> str:
         return f"{value[:12]}…" if len(value) > 14 else value
+
+    def render_claim_deadline(self, value: datetime) -> str:
+        return short_datetime(value)
+
+    def render_received_at(self, value: datetime) -> str:
+        return short_datetime(value)
+
+    def render_lead(self, record: Certificate) -> str:
+        return format_html(
+            '{}<br><span class="muted small">{}</span>', record.lead_email or "—", record.lead_phone
+        )
 
     def render_state(self, record: Certificate) -> str:
         return format_html('<span class="badge badge-{}">{}</span>', record.state, record.get_state_display())
 
     def render_outcome(self, record: Certificate) -> str:
+        if not record.outcome:
+            return "—"
         return format_html(
             '<span class="badge badge-{}">{}</span>', record.outcome, record.get_outcome_display()
         )
+
+    def render_checks(self, record: Certificate) -> str:
+        """The failed checks as short flags; a clean certificate shows none."""
+        flags = []
+        if record.fingerprint_result in ("some", "none"):
+            flags.append(f"fingerprints: {record.fingerprint_result}")
+        if record.scan_success is False:
+            flags.append("scan failed")
+        if record.is_masked:
+            flags.append("masked")
+        if record.bot_detected:
+            flags.append("bot")
+        if record.reused:
+            flags.append("reused")
+        if not flags:
+            return "—"
+        return format_html_join(" ", '<span class="flag">{}</span>', ((f,) for f in flags))
+
+    def render_review_status(self, record: Certificate) -> str:
+        if not record.review_status:
+            return "—"
+        return format_html(
+            '<span class="badge badge-review-{}">{}</span>',
+            record.review_status,
+            record.get_review_status_display(),
+        )
+
+
+class ReviewQueueTable(tables.Table):
+    """Open reviews, oldest first; each row says why it needs a human."""
+
+    select = tables.CheckBoxColumn(
+        accessor="pk",
+        attrs={
+            "td__input": {"name": "certificates", "class": "row-select", "aria-label": "Select"},
+            "th__input": {"class": "select-all", "aria-label": "Select all"},
+        },
+    )
+    cert_id = tables.Column(linkify=True, verbose_name="Certificate", attrs={"td": {"class": "mono"}})
+    vendor = tables.Column(accessor="vendor__name", verbose_name="Vendor")
+    lead = tables.Column(empty_values=(), verbose_name="Lead")
+    why = tables.Column(empty_values=(), verbose_name="Why it is here")
+    received_at = tables.Column(verbose_name="Received")
+
+    class Meta:
+        model = Certificate
+        fields = ("select", "cert_id", "vendor", "lead", "why", "received_at")
+        orderable = False
+        attrs = {"class": "table table-review", "id": "review-queue"}
+        row_attrs = {"data-pk": lambda record: record.pk, "class": "review-row"}
+        empty_text = "Nothing to review. Every failed check has a decision."
+
+    render_cert_id = CertificateTable.render_cert_id
+    render_lead = CertificateTable.render_lead
+    render_received_at = CertificateTable.render_received_at
+
+    def render_why(self, record: Certificate) -> str:
+        reasons = []
+        if record.outcome == Certificate.Outcome.FAILURE:
+            reasons.append(f"claim failed: {record.outcome_reason or 'no reason given'}")
+        if record.fingerprint_result in ("some", "none"):
+            reasons.append(f"fingerprints matched: {record.get_fingerprint_result_display().lower()}")
+        if record.scan_success is False:
+            reasons.append("consent-language scan failed")
+        if record.bot_detected:
+            reasons.append("bot detected")
+        if record.is_masked:
+            reasons.append("masked certificate")
+        if record.reused:
+            reasons.append("sent by more than one vendor")
+        return format_html_join("", "<div>{}</div>", ((r,) for r in reasons)) or "—"
 
 
 class ApiCallTable(tables.Table):

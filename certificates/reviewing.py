@@ -1,0 +1,87 @@
+"""Reviewing certificates that failed a check: an analyst accepts or rejects each, always with a note.
+
+Every decision is a Review row (the history); the certificate's review_status is the latest decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django import forms
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from certificates.models import Certificate, Review
+
+QUEUE_PAGE = 50
+
+
+class ReviewError(ValueError):
+    """A review that cannot be recorded as given (no note, unknown decision)."""
+
+
+def review_queue() -> QuerySet[Certificate]:
+    """Certificates waiting for a decision, oldest first (served by cert_review_queue_idx)."""
+    return (
+        Certificate.objects.filter(review_status=Certificate.ReviewStatus.OPEN)
+        .select_related("vendor")
+        .order_by("received_at", "id")
+    )
+
+
+def _checked(decision: str, note: str) -> str:
+    if decision not in Review.Decision.values:
+        raise ReviewError(f"Unknown decision {decision!r}: accept or reject.")
+    note = (note or "").strip()
+    if not note:
+        raise ReviewError("A review needs a note that says why.")
+    return note
+
+
+@transaction.atomic
+def review_certificate(certificate: Certificate, *, reviewer, decision: str, note: str) -> Review:
+    """Record one decision and make it the certificate's review status."""
+    note = _checked(decision, note)
+    review = Review.objects.create(
+        certificate=certificate, reviewer=reviewer, decision=decision, note=note, created_at=timezone.now()
+    )
+    certificate.review_status = decision
+    certificate.save(update_fields=["review_status"])
+    return review
+
+
+@transaction.atomic
+def review_certificates(certificate_ids: Iterable[int], *, reviewer, decision: str, note: str) -> int:
+    """The same decision and note for several certificates at once; returns how many were reviewed."""
+    note = _checked(decision, note)
+    ids = list(Certificate.objects.filter(pk__in=list(certificate_ids)).values_list("pk", flat=True))
+    now = timezone.now()
+    Review.objects.bulk_create(
+        Review(certificate_id=pk, reviewer=reviewer, decision=decision, note=note, created_at=now)
+        for pk in ids
+    )
+    Certificate.objects.filter(pk__in=ids).update(review_status=decision)
+    return len(ids)
+
+
+class ReviewForm(forms.Form):
+    """Accept or reject, with the note a reviewer must always give (kept beside the domain rule)."""
+
+    decision = forms.ChoiceField(choices=Review.Decision.choices)
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Why? This note goes into the evidence."}),
+        error_messages={"required": "Write a note: every decision needs one."},
+    )
+
+
+class BulkReviewForm(ReviewForm):
+    certificates = forms.TypedMultipleChoiceField(
+        coerce=int, error_messages={"required": "Select at least one certificate."}
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Any id is a valid choice here; unknown ids are simply not found by review_certificates.
+        values = self.data.getlist("certificates") if hasattr(self.data, "getlist") else []
+        self.fields["certificates"].choices = [(v, v) for v in values if str(v).isdigit()]
