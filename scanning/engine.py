@@ -40,6 +40,7 @@ __all__ = [
     "normalise",
     "validate_delimiter",
     "validate_term",
+    "variable_names",
     "visible_text",
 ]
 
@@ -468,6 +469,18 @@ def validate_term(spec: TermSpec, delimiter: str | None = None) -> None:
     variable, a wildcard or delimiter inside a value, garbled delimiters or an invalid delimiter.
     """
     _expand(spec, _syntax(delimiter))
+
+
+def variable_names(text: str, delimiter: str | None = None) -> list[str]:
+    """The variable names a template uses, in order of first use; wildcards are not variables.
+
+    Raises ScanTermError for an invalid delimiter.
+    """
+    names: list[str] = []
+    for match in _syntax(delimiter).placeholder.finditer(text):
+        if match.group(1) != _WILDCARD_NAME and match.group(1) not in names:
+            names.append(match.group(1))
+    return names
 
 
 def expand_for_v4(spec: TermSpec, delimiter: str | None = None) -> list[str]:
