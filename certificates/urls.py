@@ -7,11 +7,19 @@ app_name = "certificates"
 urlpatterns = [
     path("", views.certificate_list, name="list"),
     path("claim/", views.claim, name="claim"),
+    # /certificates/review/
+    path("review/", views.review_queue, name="review-queue"),
+    # /certificates/exports/  (evidence packages for a filtered set)
+    path("exports/", views.evidence_exports, name="exports"),
+    path("exports/new/", views.evidence_export_start, name="export-start"),
+    path("exports/<int:pk>/download/", views.evidence_export_download, name="export-download"),
     # /certificates/<pk>/
     path("<int:pk>/", views.certificate_detail, name="detail"),
     path("<int:pk>/claim/", views.claim_now, name="claim-now"),
     path("<int:pk>/check-in/", views.check_in, name="check-in"),
     path("<int:pk>/view-again/", views.view_again, name="view-again"),
+    path("<int:pk>/review/", views.review, name="review"),
+    path("<int:pk>/evidence.zip", views.evidence_package, name="evidence"),
     # /certificates/api-calls/
     path("api-calls/", views.api_call_list, name="api-calls"),
     path("api-calls/<int:pk>/", views.api_call_detail, name="api-call"),

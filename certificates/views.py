@@ -1,16 +1,21 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
-from django_tables2 import LazyPaginator, RequestConfig
+from django_filters.views import FilterView
+from django_tables2 import LazyPaginator, RequestConfig, SingleTableMixin
 
-from certificates import claiming
+from certificates import claiming, evidence, exporting, reviewing
+from certificates.filters import CertificateFilter
 from certificates.forms import ClaimForm
 from certificates.importing import intake_lead, vendor_named
-from certificates.models import ApiCall, Certificate, Vendor
-from certificates.tables import ApiCallTable, CertificateTable
+from certificates.models import ApiCall, Certificate, EvidenceExport, Review, Vendor
+from certificates.tables import ApiCallTable, CertificateTable, ReviewQueueTable
 from certificates.trustedform import TrustedFormError
 
 PER_PAGE = 50
@@ -26,12 +31,54 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "certificates/home.html", ctx)
 
 
-@permission_required("certificates.view_certificate", raise_exception=True)
-def certificate_list(request: HttpRequest) -> HttpResponse:
-    table = CertificateTable(Certificate.objects.select_related("vendor"))
-    # LazyPaginator: no COUNT(*) over the whole table per page view (ecosystem.md §2.2).
-    RequestConfig(request, paginate={"per_page": PER_PAGE, "paginator_class": LazyPaginator}).configure(table)
-    return render(request, "certificates/list.html", {"page": "certificates", "table": table})
+class CertificateListView(PermissionRequiredMixin, SingleTableMixin, FilterView):
+    """Find certificates: filters in the URL, sortable indexed columns, CSV/XLSX of the filtered set.
+
+    A CBV because SingleTableMixin + FilterView wire the filter, the table and its pagination for us.
+    Exports bypass django-tables2's ExportMixin: it builds the whole set in memory (ecosystem.md §2.2.4).
+    """
+
+    permission_required = "certificates.view_certificate"
+    raise_exception = True
+    table_class = CertificateTable
+    filterset_class = CertificateFilter
+    template_name = "certificates/list.html"
+    # LazyPaginator: no COUNT(*) over the whole table per page view (ecosystem.md §2.2); never paginate_by.
+    table_pagination = {"paginator_class": LazyPaginator, "per_page": PER_PAGE}
+
+    def get_queryset(self) -> QuerySet[Certificate]:
+        return Certificate.objects.select_related("vendor")
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        export_format = request.GET.get("_export")
+        if export_format in ("csv", "xlsx"):
+            return self.export(export_format)
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs) -> dict:
+        return {**super().get_context_data(**kwargs), "page": "certificates"}
+
+    def export(self, export_format: str) -> HttpResponse:
+        if not self.request.user.has_perm("certificates.export_certificate"):
+            raise PermissionDenied("Exporting certificates needs the export permission.")
+        filterset = self.get_filterset(self.get_filterset_class())
+        rows = filterset.qs if filterset.is_valid() else Certificate.objects.none()
+        # The table applies the same sort as the page the user is looking at.
+        table = self.get_table_class()(rows)
+        RequestConfig(self.request, paginate=False).configure(table)
+        ordered = table.data.data
+        if export_format == "csv":
+            return exporting.csv_response(ordered, "certificates")
+        try:
+            return exporting.xlsx_response(ordered, "certificates")
+        except exporting.TooManyRows as exc:
+            messages.error(self.request, str(exc))
+            query = self.request.GET.copy()
+            query.pop("_export", None)
+            return redirect(f"{reverse('certificates:list')}?{query.urlencode()}")
+
+
+certificate_list = CertificateListView.as_view()
 
 
 @permission_required("certificates.claim_certificate", raise_exception=True)
@@ -54,18 +101,99 @@ def claim(request: HttpRequest) -> HttpResponse:
 @permission_required("certificates.view_certificate", raise_exception=True)
 def certificate_detail(request: HttpRequest, pk: int) -> HttpResponse:
     certificate = get_object_or_404(Certificate.objects.select_related("vendor"), pk=pk)
+    return render(request, "certificates/detail.html", _detail_context(request, certificate))
+
+
+def _detail_context(
+    request: HttpRequest, certificate: Certificate, review_form: reviewing.ReviewForm | None = None
+) -> dict:
     claims = list(certificate.claims.select_related("claimed_by"))
-    ctx = {
+    return {
         "page": "certificates",
         "certificate": certificate,
         "latest_claim": claims[0] if claims else None,
         "claims": claims,
-        "check_ins": certificate.check_ins.select_related("checked_in_by"),
-        "api_calls": certificate.api_calls.select_related("triggered_by")
+        "check_ins": list(certificate.check_ins.select_related("checked_in_by")),
+        "reviews": list(certificate.reviews.select_related("reviewer")),
+        "review_form": review_form or reviewing.ReviewForm(),
+        "api_calls": list(certificate.api_calls.select_related("triggered_by"))
         if request.user.has_perm("certificates.view_api_log")
         else None,
     }
-    return render(request, "certificates/detail.html", ctx)
+
+
+@require_POST
+@permission_required("certificates.review_certificate", raise_exception=True)
+def review(request: HttpRequest, pk: int) -> HttpResponse:
+    certificate = get_object_or_404(Certificate.objects.select_related("vendor"), pk=pk)
+    form = reviewing.ReviewForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request, "certificates/detail.html", _detail_context(request, certificate, form), status=400
+        )
+    done = reviewing.review_certificate(certificate, reviewer=request.user, **form.cleaned_data)
+    messages.success(request, f"{done.get_decision_display()}, with your note.")
+    return redirect(certificate)
+
+
+@permission_required("certificates.review_certificate", raise_exception=True)
+def review_queue(request: HttpRequest) -> HttpResponse:
+    """Open reviews, oldest first; accept or reject one or several with one note."""
+    form = reviewing.BulkReviewForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        count = reviewing.review_certificates(
+            data["certificates"], reviewer=request.user, decision=data["decision"], note=data["note"]
+        )
+        verb = Review.Decision(data["decision"]).label.lower()
+        messages.success(request, f"{count} certificate{'' if count == 1 else 's'} {verb}, with your note.")
+        return redirect("certificates:review-queue")
+    # One row more than a page says whether more are waiting, without counting them.
+    rows = list(reviewing.review_queue()[: reviewing.QUEUE_PAGE + 1])
+    table = ReviewQueueTable(rows[: reviewing.QUEUE_PAGE])
+    ctx = {"page": "review", "table": table, "form": form, "more": len(rows) > reviewing.QUEUE_PAGE}
+    return render(request, "certificates/review_queue.html", ctx, status=400 if form.errors else 200)
+
+
+@permission_required("certificates.export_certificate", raise_exception=True)
+def evidence_package(request: HttpRequest, pk: int) -> HttpResponse:
+    certificate = get_object_or_404(Certificate, pk=pk)
+    response = HttpResponse(evidence.certificate_package(certificate), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{evidence.package_name(certificate)}"'
+    return response
+
+
+@permission_required("certificates.export_certificate", raise_exception=True)
+def evidence_exports(request: HttpRequest) -> HttpResponse:
+    exports = EvidenceExport.objects.filter(created_by=request.user)[:50]
+    running = any(e.state in (EvidenceExport.State.QUEUED, EvidenceExport.State.RUNNING) for e in exports)
+    return render(
+        request,
+        "certificates/evidence_exports.html",
+        {"page": "exports", "exports": exports, "running": running},
+    )
+
+
+@require_POST
+@permission_required("certificates.export_certificate", raise_exception=True)
+def evidence_export_start(request: HttpRequest) -> HttpResponse:
+    query = request.POST.get("query", "")
+    export = evidence.start_evidence_export(user=request.user, query=query)
+    messages.success(
+        request, f"Evidence package #{export.pk} is being built. It appears here when it is ready."
+    )
+    return redirect("certificates:exports")
+
+
+@permission_required("certificates.export_certificate", raise_exception=True)
+def evidence_export_download(request: HttpRequest, pk: int) -> FileResponse:
+    export = get_object_or_404(EvidenceExport, pk=pk, created_by=request.user)
+    path = evidence.export_file(export)
+    if path is None:
+        raise Http404("This evidence package is not ready.")
+    return FileResponse(
+        path.open("rb"), as_attachment=True, filename=path.name, content_type="application/zip"
+    )
 
 
 @require_POST

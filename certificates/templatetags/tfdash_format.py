@@ -54,3 +54,26 @@ def deadline_class(deadline: datetime | None) -> str:
     if left < timedelta(hours=12):
         return "urgent"
     return "soon" if left < timedelta(hours=24) else ""
+
+
+@register.filter
+def has_value(value: object) -> bool:
+    """True for a filled form value, including a range widget's [start, end] with either end set."""
+    if isinstance(value, list | tuple):
+        return any(v not in (None, "") for v in value)
+    return value not in (None, "", [])
+
+
+@register.filter
+def check_mark(value: bool | None) -> str:
+    """For a pass/fail check that may not have run: passed, failed or not checked."""
+    return {True: "passed", False: "failed"}.get(value, "not checked")
+
+
+@register.filter
+def fingerprint_values(fingerprints: dict | None) -> list[tuple[str, str]]:
+    """The claim's fingerprint hashes as (hash, "matched" | "did not match"), for the evidence table."""
+    fingerprints = fingerprints or {}
+    return [(h, "matched") for h in fingerprints.get("matching", [])] + [
+        (h, "did not match") for h in fingerprints.get("non_matching", [])
+    ]
