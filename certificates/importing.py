@@ -925,8 +925,13 @@ def batch_progress(batch: ImportBatch, *, now: datetime | None = None) -> BatchP
     counts = {state: by_state.get(state, 0) for state in Certificate.State.values}
     total = sum(counts.values())
     pending = counts[Certificate.State.PENDING]
-    recent = certificates.filter(claimed_at__gte=now - RATE_WINDOW).count()
-    per_minute = recent / (RATE_WINDOW.total_seconds() / 60)
+    recent = certificates.filter(claimed_at__gte=now - RATE_WINDOW).aggregate(
+        n=Count("id"), first=Min("claimed_at")
+    )
+    # The pace over the last few minutes, measured from the first claim in them (at least a minute),
+    # so a batch that just started is not reported at a fifth of its speed.
+    span = max(now - recent["first"], timedelta(minutes=1)) if recent["n"] else RATE_WINDOW
+    per_minute = recent["n"] / (span.total_seconds() / 60)
     eta = round(pending / per_minute * 60) if pending and per_minute else (0 if not pending else None)
     next_deadline = certificates.filter(state=Certificate.State.PENDING).aggregate(d=Min("claim_deadline"))[
         "d"

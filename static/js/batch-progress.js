@@ -1,5 +1,5 @@
 // Live progress for an import batch: polls the batch's JSON every 2 s and updates the bar and counts.
-// Thirty lines of plain JS instead of a library (htmx, a framework): nothing to vendor or upgrade, no
+// Sixty lines of plain JS instead of a library (htmx, a framework): nothing to vendor or upgrade, no
 // CDN (static files are self-hosted), and it runs under the CSP because it is a file from our origin.
 (function () {
   "use strict";
@@ -12,11 +12,23 @@
     if (el) el.textContent = value;
   }
 
+  function pad(n) { return String(n).padStart(2, "0"); }
+
+  // The same wording as the page's template filters (duration, countdown).
   function duration(seconds) {
-    var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
-    if (h) return h + " h " + String(m).padStart(2, "0") + " min";
-    if (m) return m + " min " + String(s).padStart(2, "0") + " s";
+    var d = Math.floor(seconds / 86400), h = Math.floor((seconds % 86400) / 3600);
+    var m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+    if (d) return d + " d " + h + " h";
+    if (h) return h + " h " + pad(m) + " min";
+    if (m) return m + " min " + pad(s) + " s";
     return s + " s";
+  }
+
+  function deadline(iso) {
+    var at = new Date(iso), left = Math.round((at - Date.now()) / 1000);
+    var month = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(" ")[at.getUTCMonth()];
+    return "next deadline " + month + " " + at.getUTCDate() + ", " + pad(at.getUTCHours()) + ":" +
+      pad(at.getUTCMinutes()) + " UTC (" + (left >= 0 ? duration(left) + " left" : "passed") + ")";
   }
 
   function show(p) {
@@ -37,7 +49,7 @@
     text("eta", p.done ? "finished" : p.eta_seconds === null ? "time left unknown" : "about " + duration(p.eta_seconds) + " left");
     var next = root.querySelector('[data-field="next_deadline"]');
     if (next) {
-      next.textContent = p.next_deadline ? new Date(p.next_deadline).toUTCString().slice(5, 22) + " UTC" : "none pending";
+      next.textContent = p.next_deadline ? deadline(p.next_deadline) : "nothing left to claim";
       next.className = p.next_deadline_at_risk ? "urgent" : "";
     }
   }
