@@ -5,6 +5,7 @@ import re
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
@@ -212,9 +213,10 @@ def test_the_batch_page_shows_progress_counts_and_row_errors(client):
 
 def test_the_progress_endpoint_answers_json(client):
     login(client, "viewer")
-    batch = make_batch("claimed", "pending", "pending", "expired", deadline_in=timedelta(hours=3))
+    with time_machine.travel(timezone.now(), tick=False):
+        batch = make_batch("claimed", "pending", "pending", "expired", deadline_in=timedelta(hours=3))
 
-    data = client.get(reverse("intake:batch-progress", args=[batch.pk])).json()
+        data = client.get(reverse("intake:batch-progress", args=[batch.pk])).json()
 
     assert data["counts"] == {"pending": 2, "claimed": 1, "error": 0, "expired": 1, "cancelled": 0}
     assert (data["total"], data["percent_done"], data["done"]) == (4, 50, False)
