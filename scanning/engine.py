@@ -6,7 +6,8 @@ editor preview and the sandbox's tests can all share one reading of the rules
 
 Readings picked where TrustedForm documents nothing (each marked [I] in §6):
 - the page text is the visible text of the HTML (see `visible_text`);
-- a wildcard is non-greedy and spans at most `WILDCARD_MAX_CHARS` characters;
+- a wildcard is the non-greedy `.*?` over the normalised text that §6 suggests: it may span any
+  length, across sentences and elements (the sandbox reads it the same way; tests compare the two);
 - a template is found when any expansion is found;
 - a delimiter is one non-alphanumeric character repeated, at most `MAX_DELIMITER_LENGTH` long.
 """
@@ -24,7 +25,6 @@ from scanning.nearmiss import DifferenceKind, NearMiss, explain_miss
 
 __all__ = [
     "MAX_DELIMITER_LENGTH",
-    "WILDCARD_MAX_CHARS",
     "CompiledProfile",
     "DifferenceKind",
     "NearMiss",
@@ -44,15 +44,10 @@ __all__ = [
     "visible_text",
 ]
 
-# §6 "wildcard extent ... [I]": TrustedForm does not say how far `{{*}}` reaches. We read it as a
-# non-greedy `.*?` over the normalised text that may cross punctuation and sentence ends (company
-# names such as "Acme Co." contain periods) but spans at most this many characters, so a wildcard
-# cannot join two unrelated paragraphs of a long page.
-WILDCARD_MAX_CHARS = 100
-
-# The API rejects "Invalid delimiter length" without saying the limit; 5 allows every documented
-# example (|, ==, |||, **, +++) with room to spare.
-MAX_DELIMITER_LENGTH = 5
+# The API rejects "Invalid delimiter length" without saying the limit (§6, §12). 3 allows every
+# documented example (|, ==, |||) and no more: a delimiter the API refuses fails the claim (a 400),
+# so the editor refuses what the service might. The sandbox reads the limit as 3 too.
+MAX_DELIMITER_LENGTH = 3
 
 # Up to this many candidate variants, a str.find per variant beats one pass of a combined regex.
 FEW_CANDIDATES = 4
@@ -500,7 +495,7 @@ def as_v3_term(spec: TermSpec) -> str | dict[str, Any]:
 
 # --- compiling and scanning -------------------------------------------------------------------
 
-_WILDCARD_REGEX = rf".{{0,{WILDCARD_MAX_CHARS}}}?"
+_WILDCARD_REGEX = ".*?"
 _WILDCARD_TOKEN = object()  # stands for a wildcard in the prefix tree of expansions
 _END_TOKEN = object()  # a variant may match here (the caller checks it)
 
@@ -561,24 +556,34 @@ class _Variant:
     word_starts: frozenset[str]
     word_ends: frozenset[str]
     edge_words: frozenset[str]  # word_starts | word_ends
-    pattern: re.Pattern[str] | None  # None: a single literal, matched with str.find
+    # The literal parts between wildcards, empty ones dropped: a wildcard at either end matches the
+    # empty string, so it never changes whether (or where) a term is found.
+    literals: tuple[str, ...]
 
     def first_match(self, text: str, before: int) -> tuple[int, int] | None:
         """Span of the leftmost match starting before `before`, or None."""
-        if self.pattern is None:
-            literal = self.parts[0].text
-            start = text.find(literal, 0, before + len(literal) - 1)
-            return (start, start + len(literal)) if start >= 0 else None
-        match = self.pattern.search(text)
-        return match.span() if match and match.start() < before else None
+        first = self.literals[0]
+        start = text.find(first, 0, before + len(first) - 1)
+        if start < 0:
+            return None
+        end = self._rest_end(text, start + len(first))
+        return (start, end) if end is not None else None
 
     def match_at(self, text: str, position: int) -> int | None:
         """End of this variant's match starting at `position`, or None."""
-        if self.pattern is None:
-            literal = self.parts[0].text
-            return position + len(literal) if text.startswith(literal, position) else None
-        match = self.pattern.match(text, position)
-        return match.end() if match else None
+        first = self.literals[0]
+        return self._rest_end(text, position + len(first)) if text.startswith(first, position) else None
+
+    def _rest_end(self, text: str, position: int) -> int | None:
+        # `.*?` between literals: the earliest occurrence of each next literal is where a lazy regex
+        # ends too, and if it cannot complete there no later start can. A str.find per literal keeps
+        # this linear, where a regex would rescan the page from every occurrence of an earlier part.
+        for literal in self.literals[1:]:
+            found = text.find(literal, position)
+            if found < 0:
+                return None
+            position = found + len(literal)
+        return position
 
 
 @dataclass(frozen=True)
@@ -695,7 +700,9 @@ def _combined_pattern(
     pivot (" offers ...") and the text before it is checked per variant where the regex matches.
     Returns (None, ()) when a str.find per variant is as good.
     """
-    if len(variants) <= FEW_CANDIDATES:
+    if len(variants) <= FEW_CANDIDATES or any(piece.is_wildcard for piece in pieces):
+        # With a wildcard, a regex could rescan the rest of the page at every pivot; a linear
+        # search per variant (after the vocabulary check) is safer.
         return None, ()
     literals: list[str] = []
     for piece in pieces:
@@ -711,7 +718,7 @@ def _combined_pattern(
     for variant, offset in zip(variants, offsets, strict=True):
         # A variant without wildcards ends in a look-behind over its whole text, so that the regex
         # only matches where the text before the pivot is right too.
-        end = _END_TOKEN if offset == 0 or variant.pattern else _LookBehind(variant.parts[0].text)
+        end = _END_TOKEN if offset == 0 else _LookBehind(variant.parts[0].text)
         rests.append([*_tokens(variant)[offset:], end])
     return re.compile(_prefix_tree_regex(rests)), offsets
 
@@ -726,11 +733,9 @@ def _compile_variant(expansion: _Expansion) -> _Variant:
         start = offset + (len(written) - len(written.lstrip()) if index == 0 and stripped else 0)
         parts.append(NormalisedText(stripped, start))
     texts = [part.text for part in parts]
-    pattern = None
-    if len(parts) > 1:
-        pattern = re.compile(_WILDCARD_REGEX.join(re.escape(text) for text in texts))
+    literals = tuple(text for text in texts if text) or ("",)
     words, starts, ends = _word_requirements(texts)
-    return _Variant(expansion, tuple(parts), words, starts, ends, starts | ends, pattern)
+    return _Variant(expansion, tuple(parts), words, starts, ends, starts | ends, literals)
 
 
 def _word_requirements(parts: list[str]) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
@@ -841,9 +846,7 @@ def _closest_near_miss(
     )
     best: NearMiss | None = None
     for variant in ranked[:NEAR_MISS_VARIANTS_TRIED]:
-        near_miss = explain_miss(
-            variant.expansion.written, variant.parts, page, word_counts, WILDCARD_MAX_CHARS
-        )
+        near_miss = explain_miss(variant.expansion.written, variant.parts, page, word_counts)
         if near_miss and (best is None or near_miss.similarity > best.similarity):
             best = near_miss
     return best

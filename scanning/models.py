@@ -16,7 +16,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from scanning.engine import (
-    MAX_DELIMITER_LENGTH,
     ScanTermError,
     TermSpec,
     validate_delimiter,
@@ -26,6 +25,9 @@ from scanning.engine import (
 
 if TYPE_CHECKING:
     from certificates.models import Vendor
+
+# Longer than any valid delimiter, so that the engine (not the column) says what is wrong with one.
+DELIMITER_FIELD_LENGTH = 10
 
 # Engine reasons about the value rows rather than the text; shown beside the values table.
 _VALUE_REASONS = ("Value row", "The value for", "Values are given", "The term uses")
@@ -106,7 +108,7 @@ class ScanTemplate(ScanTermBase):
     # Placeholders are written in one syntax; a profile takes the template only with the same delimiter,
     # so what is sent is exactly what the manager wrote (and what TrustedForm echoes back).
     delimiter = models.CharField(
-        max_length=MAX_DELIMITER_LENGTH,
+        max_length=DELIMITER_FIELD_LENGTH,
         blank=True,
         help_text="Blank: placeholders are written {{company}} and {{*}}. With | they are |company| and |*|.",
     )
@@ -212,7 +214,7 @@ class ScanProfile(models.Model):
     name = models.CharField(max_length=200)
     note = models.CharField(max_length=500, blank=True)
     delimiter = models.CharField(
-        max_length=MAX_DELIMITER_LENGTH,
+        max_length=DELIMITER_FIELD_LENGTH,
         blank=True,
         help_text="Leave blank for TrustedForm's default, {{*}}. With | the wildcard is |*| and a variable |company|.",
     )

@@ -20,6 +20,8 @@ ANCHORS_TRIED = 3
 OCCURRENCES_PER_ANCHOR = 10
 # Fallback anchors for terms whose words are all spelled differently on the page.
 CHUNK_LENGTH = 4
+# After a wildcard, the part that follows is first looked for this far past the parts before it.
+WILDCARD_WINDOW_CHARS = 100
 
 
 class DifferenceKind(StrEnum):
@@ -28,8 +30,8 @@ class DifferenceKind(StrEnum):
     MISSING_SPACE = "a missing space"
     EXTRA_SPACE = "an extra space"
     DIFFERENT_WORD = "different word"
-    # Every literal part of a wildcard term is on the page, just not close enough together.
-    PARTS_TOO_FAR_APART = "parts too far apart"
+    # Every literal part of a wildcard term is on the page, but not in the term's order.
+    PARTS_OUT_OF_ORDER = "parts in the wrong order"
 
 
 class MappedText(Protocol):
@@ -82,7 +84,6 @@ def explain_miss(
     parts: Sequence[MappedText],
     page: MappedText,
     page_word_counts: Mapping[str, int],
-    wildcard_max_chars: int,
 ) -> NearMiss | None:
     """Explain why a term (`written`, literal `parts` between wildcards) is not on the page.
 
@@ -99,17 +100,16 @@ def explain_miss(
                 return _near_miss(written, part, page, alignment)
             previous_end = start + len(part.text)
             continue
-        wildcard = rf".{{0,{wildcard_max_chars}}}?"
-        prefix = wildcard.join(re.escape(earlier.text) for earlier in parts[: index + 1])
-        match = re.search(prefix, page.text)
-        if match:
-            previous_end = match.end()
+        # A wildcard is a lazy `.*?`: the earliest occurrence after the earlier parts is the match.
+        found = page.text.find(part.text, previous_end)
+        if found >= 0:
+            previous_end = found + len(part.text)
             continue
         # The earlier parts are on the page: look for this one just after them, then anywhere.
-        window_end = previous_end + wildcard_max_chars + len(part.text)
+        window_end = previous_end + WILDCARD_WINDOW_CHARS + len(part.text)
         alignment = align_in_window(part.text, page.text, previous_end, window_end)
-        if alignment is None and part.text in page.text:
-            return _parts_too_far_apart(written, parts, index, page, wildcard_max_chars)
+        if alignment is None and part.text.strip() in page.text:
+            return _parts_out_of_order(written, parts, index, page)
         alignment = alignment or closest_alignment(part.text, page.text, page_word_counts)
         return _near_miss(written, part, page, alignment)
     return None
@@ -288,12 +288,11 @@ def _near_miss(
     )
 
 
-def _parts_too_far_apart(
-    written: str, parts: Sequence[MappedText], index: int, page: MappedText, wildcard_max_chars: int
-) -> NearMiss:
+def _parts_out_of_order(written: str, parts: Sequence[MappedText], index: int, page: MappedText) -> NearMiss:
     part = parts[index]
-    start = page.text.find(part.text)
-    page_start, page_end = page.original_span(start, start + len(part.text))
+    text = part.text.strip()
+    start = page.text.find(text)
+    page_start, page_end = page.original_span(start, start + len(text))
     earlier = parts[index - 1].original.strip() or "the text before it"
     return NearMiss(
         variant=written,
@@ -301,12 +300,12 @@ def _parts_too_far_apart(
         page_start=page_start,
         page_end=page_end,
         similarity=1.0,
-        kind=DifferenceKind.PARTS_TOO_FAR_APART,
+        kind=DifferenceKind.PARTS_OUT_OF_ORDER,
         explanation=(
-            f"{DifferenceKind.PARTS_TOO_FAR_APART}: '{part.original.strip()}' is on the page, but not within "
-            f"{wildcard_max_chars} characters after '{earlier}'"
+            f"{DifferenceKind.PARTS_OUT_OF_ORDER}: '{part.original.strip()}' is on the page, but only "
+            f"before '{earlier}'"
         ),
-        term_offset=part.to_original(0),
+        term_offset=part.to_original(len(part.text) - len(part.text.lstrip())),
         page_offset=page_start,
     )
 

@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from scanning.engine import (
     MAX_DELIMITER_LENGTH,
-    WILDCARD_MAX_CHARS,
     DifferenceKind,
     NormalisedText,
     ScanTermError,
@@ -227,24 +226,38 @@ def test_wildcard_spans_sentence_ends_such_as_a_company_abbreviation() -> None:
     assert scan_one(page, "on behalf of {{*}} at the telephone number").found
 
 
-def test_wildcard_spans_at_most_the_documented_number_of_characters() -> None:
-    term = "on behalf of {{*}} at the telephone number"
-    within = "on behalf of " + "x" * WILDCARD_MAX_CHARS + " at the telephone number"
-    beyond = "on behalf of " + "x" * (WILDCARD_MAX_CHARS + 1) + " at the telephone number"
+def test_wildcard_spans_any_length_of_text_as_the_suggested_lazy_match_does() -> None:
+    # §6 suggests a non-greedy `.*?` over the normalised text, with no limit; the sandbox agrees.
+    page = "on behalf of " + "Acme Mortgage and its partners. " * 40 + "at the telephone number"
 
-    assert scan_one(within, term).found
-    assert not scan_one(beyond, term).found
+    result = scan_one(page, "on behalf of {{*}} at the telephone number")
+
+    assert result.found
+    assert result.start == 0
+    assert result.end == len(page)
 
 
-def test_wildcard_parts_too_far_apart_are_explained() -> None:
-    page = "on behalf of " + "x" * (WILDCARD_MAX_CHARS + 20) + " at the telephone number"
+def test_wildcard_search_stays_fast_when_the_last_part_is_missing() -> None:
+    # A regex would rescan the rest of the page from each of the 20,000 occurrences of the first part.
+    page = "on behalf of Acme, " * 20_000
+    profile = compile_profile([TermSpec("on behalf of {{*}} at the telephone number")], [])
+
+    report = profile.scan(page, explain_misses=False)
+
+    assert report.required_not_found == ["on behalf of {{*}} at the telephone number"]
+
+
+def test_wildcard_parts_in_the_wrong_order_are_explained() -> None:
+    page = "at the telephone number we call on behalf of Acme"
 
     result = scan_one(page, "on behalf of {{*}} at the telephone number")
 
     assert result.near_miss is not None
-    assert result.near_miss.kind is DifferenceKind.PARTS_TOO_FAR_APART
-    assert "'at the telephone number' is on the page" in result.near_miss.explanation
-    assert result.near_miss.term_offset == len("on behalf of {{*}}")
+    assert result.near_miss.kind is DifferenceKind.PARTS_OUT_OF_ORDER
+    assert "'at the telephone number' is on the page, but only before 'on behalf of'" in (
+        result.near_miss.explanation
+    )
+    assert result.near_miss.term_offset == len("on behalf of {{*}} ")
 
 
 def test_difference_after_a_wildcard_is_explained_at_its_place_in_the_term() -> None:
@@ -612,8 +625,7 @@ def test_normalised_offsets_map_back_to_matching_original_characters(text: str) 
 
 
 @given(st.lists(words, min_size=1, max_size=5).map(" ".join), words, words)
-def test_wildcard_matches_any_short_text_between_its_parts(middle: str, left: str, right: str) -> None:
-    assume(len(middle) <= WILDCARD_MAX_CHARS)
+def test_wildcard_matches_any_text_between_its_parts(middle: str, left: str, right: str) -> None:
     page = f"zz {left} {middle} {right} zz"
 
     result = scan_one(page, f"{left} {{{{*}}}} {right}")
@@ -644,7 +656,7 @@ def test_template_is_found_exactly_when_one_of_its_expansions_is(
     page = " ".join(page_words)
     spec = TermSpec(template, tuple({"a": a, "b": b} for a, b in rows))
     expansions = [template.replace("{{a}}", a).replace("{{b}}", b) for a, b in rows]
-    wildcard = rf".{{0,{WILDCARD_MAX_CHARS}}}?"
+    wildcard = ".*?"
     patterns = [wildcard.join(map(re.escape, text.split("{{*}}"))) for text in expansions]
 
     result = scan_one(page, spec)

@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(blank=True, help_text='A short name for lists, e.g. “TCPA consent”.', max_length=200)),
                 ('text', models.TextField(help_text='Write {{company}} (or any name) where the values go, {{*}} where any text may stand.')),
                 ('variables', models.JSONField(blank=True, default=list)),
-                ('delimiter', models.CharField(blank=True, help_text='Blank: placeholders are written {{company}} and {{*}}. With | they are |company| and |*|.', max_length=5)),
+                ('delimiter', models.CharField(blank=True, help_text='Blank: placeholders are written {{company}} and {{*}}. With | they are |company| and |*|.', max_length=10)),
             ],
             options={
                 'ordering': ['kind', django.db.models.functions.text.Lower('name'), 'id'],
@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=200)),
                 ('note', models.CharField(blank=True, max_length=500)),
-                ('delimiter', models.CharField(blank=True, help_text="Leave blank for TrustedForm's default, {{*}}. With | the wildcard is |*| and a variable |company|.", max_length=5)),
+                ('delimiter', models.CharField(blank=True, help_text="Leave blank for TrustedForm's default, {{*}}. With | the wildcard is |*| and a variable |company|.", max_length=10)),
                 ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('templates', models.ManyToManyField(blank=True, related_name='profiles', to='scanning.scantemplate')),
                 ('terms', models.ManyToManyField(blank=True, related_name='profiles', to='scanning.scanterm')),
