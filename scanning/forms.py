@@ -37,6 +37,8 @@ class ScanTermForm(ReadOnlyMixin, forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = KIND_CHOICES
+        # The model (the engine) says what an empty term means; the form's "required" would say it twice.
+        self.fields["text"].required = False
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -69,6 +71,7 @@ class ScanTemplateForm(ReadOnlyMixin, forms.ModelForm):
     def __init__(self, *args: Any, rows: list[dict[str, str]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = KIND_CHOICES
+        self.fields["text"].required = False
         if rows is not None:
             # Not a form field: the model's clean() (the engine) checks the rows with the text.
             self.instance.variables = rows

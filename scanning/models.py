@@ -224,7 +224,11 @@ class ScanProfile(models.Model):
 
     class Meta:
         ordering = [Lower("name"), "id"]
-        constraints = [models.UniqueConstraint(Lower("name"), name="scan_profile_name_unique_ci")]
+        constraints = [models.UniqueConstraint(
+                Lower("name"),
+                name="scan_profile_name_unique_ci",
+                violation_error_message="A profile with this name already exists.",
+            )]
 
     def __str__(self) -> str:
         return self.name

@@ -70,6 +70,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='scanprofile',
-            constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('name'), name='scan_profile_name_unique_ci'),
+            constraint=models.UniqueConstraint(django.db.models.functions.text.Lower('name'), name='scan_profile_name_unique_ci', violation_error_message='A profile with this name already exists.'),
         ),
     ]
