@@ -422,10 +422,6 @@ class LeadImporter:
         self._seen: dict[str, str] = {}
         self._vendor_ids: dict[str, int] = {}
 
-    @property
-    def dry_run(self) -> bool:
-        return self.batch is None
-
     def add(self, line: int, values: Mapping[str, Any]) -> None:
         lead, errors = validate_lead(values, default_vendor=self.default_vendor)
         self._buffer.append((line, dict(values), lead, errors))
@@ -629,7 +625,7 @@ def detect_encoding(path: Path) -> tuple[str, str]:
 
 def sniff_delimiter(sample: str) -> str:
     """The separator of the header line: whichever of , ; tab it holds most (comma on a tie)."""
-    first_line = sample.splitlines()[0] if sample else ""
+    first_line = next((line for line in sample.splitlines() if line.strip()), "")
     counts = {d: first_line.count(d) for d in DELIMITERS}
     best = max(DELIMITERS, key=lambda d: counts[d])
     return best if counts[best] else ","

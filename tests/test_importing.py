@@ -88,6 +88,13 @@ def test_it_sniffs_the_delimiter(tmp_path, delimiter, name):
     assert report.counts.new == 1
 
 
+def test_blank_lines_before_the_header_do_not_hide_the_delimiter(tmp_path):
+    report = dry_run(tmp_path, f"\n\ncert_url;vendor\n{url(1)};Acme, Inc.\n")
+
+    assert report.delimiter == ";"
+    assert outcomes(report) == [(4, "new")]
+
+
 @pytest.mark.parametrize(("prefix", "encoding"), [(b"", "utf-8"), (b"\xef\xbb\xbf", "utf-8-sig")])
 def test_it_reads_utf8_with_or_without_a_bom(tmp_path, prefix, encoding):
     path = tmp_path / "leads.csv"
