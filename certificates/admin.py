@@ -42,7 +42,9 @@ class CheckInAdmin(ReadOnlyAdmin):
 
 @admin.register(ApiCall)
 class ApiCallAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "operation", "status", "outcome", "duration_ms", "trigger"]
+    """Read-only, like the model itself (append-only, hash-chained: `manage.py verify_api_log`)."""
+
+    list_display = ["seq", "created_at", "operation", "status", "outcome", "duration_ms", "trigger"]
     list_filter = ["operation", "outcome"]
     show_full_result_count = False
 

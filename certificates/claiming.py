@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from certificates.apilog import append_api_call
 from certificates.models import CHECK_IN_WINDOW, AccountStatus, ApiCall, Certificate, CheckIn, Claim
 from certificates.trustedform import (
     CallRecord,
@@ -64,8 +65,8 @@ def redact(text: str) -> str:
 
 
 def record_call(call: CallRecord, *, certificate: Certificate | None, user=None, trigger: str) -> ApiCall:
-    """Append one attempt to the API-call log."""
-    return ApiCall.objects.create(
+    """Append one attempt to the API-call log (hash-chained, append-only: certificates.apilog)."""
+    return append_api_call(
         created_at=datetime.fromtimestamp(call.started_at, tz=UTC),
         triggered_by=user if user is not None and user.is_authenticated else None,
         trigger=trigger,

@@ -208,8 +208,34 @@ class CheckIn(models.Model):
         return f"check-in of {self.certificate.cert_id} until {self.extended_until:%Y-%m-%d}"
 
 
+class AppendOnlyError(Exception):
+    """Raised on any attempt to change or delete a row of the API-call log."""
+
+
+class ApiCallQuerySet(models.QuerySet):
+    """Bulk writes would bypass the hash chain (certificates.apilog), so they are refused."""
+
+    def update(self, **kwargs):
+        raise AppendOnlyError("The API-call log is append-only: rows are never updated.")
+
+    def delete(self):
+        raise AppendOnlyError("The API-call log is append-only: rows are never deleted.")
+
+    def bulk_create(self, objs, *args, **kwargs):
+        raise AppendOnlyError("Append API calls one at a time with certificates.apilog.append_api_call().")
+
+    def bulk_update(self, objs, *args, **kwargs):
+        raise AppendOnlyError("The API-call log is append-only: rows are never updated.")
+
+
 class ApiCall(models.Model):
-    """One HTTP attempt to TrustedForm. Append-only: TrustedForm keeps no log of its own."""
+    """One HTTP attempt to TrustedForm. Append-only: TrustedForm keeps no log of its own.
+
+    Rows form a hash chain (certificates.apilog): `seq` numbers them without gaps, `row_hash` covers every
+    field (the bodies through `body_sha256`) plus the previous row's hash, so `manage.py verify_api_log`
+    finds a row that was altered or removed. Bodies may be pruned after the retention period; their
+    digest stays, so the chain still verifies.
+    """
 
     class Outcome(models.TextChoices):
         OK = "ok", "Answered"
@@ -217,12 +243,13 @@ class ApiCall(models.Model):
         UNKNOWN = "unknown", "Unknown (may have been processed)"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # PROTECT, not SET_NULL: clearing the link would alter hashed evidence (deactivate users instead).
     triggered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
     )
     trigger = models.CharField(max_length=64)  # "web", "worker", "command", ...
     certificate = models.ForeignKey(
-        Certificate, on_delete=models.SET_NULL, null=True, blank=True, related_name="api_calls"
+        Certificate, on_delete=models.PROTECT, null=True, blank=True, related_name="api_calls"
     )
     operation = models.CharField(max_length=32)
     method = models.CharField(max_length=8)
@@ -234,6 +261,14 @@ class ApiCall(models.Model):
     duration_ms = models.PositiveIntegerField(default=0)
     outcome = models.CharField(max_length=16, choices=Outcome)
     error = models.CharField(max_length=500, blank=True)
+    # The hash chain (certificates.apilog).
+    seq = models.BigIntegerField(unique=True, editable=False)
+    body_sha256 = models.CharField(max_length=64, editable=False)
+    bodies_pruned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    prev_hash = models.CharField(max_length=64, editable=False)
+    row_hash = models.CharField(max_length=64, editable=False)
+
+    objects = ApiCallQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -242,8 +277,28 @@ class ApiCall(models.Model):
     def __str__(self) -> str:
         return f"{self.method} {self.url} → {self.status or self.outcome}"
 
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError(f"API call {self.pk} is already logged; the log is append-only.")
+        from certificates.apilog import insert_chained  # the chain module imports this one
+
+        insert_chained(self)
+
     def get_absolute_url(self) -> str:
         return reverse("certificates:api-call", args=[self.pk])
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(f"API call {self.pk} cannot be deleted; the log is append-only.")
+
+
+class ApiLogHead(models.Model):
+    """One row: the end of the API-call hash chain. Writers lock it, so concurrent writers keep one chain."""
+
+    last_seq = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, blank=True)
+
+    def __str__(self) -> str:
+        return f"API-call log head #{self.last_seq}"
 
 
 class AccountStatus(models.Model):
