@@ -14,6 +14,7 @@ from scanning.models import Kind, ScanProfile, ScanTemplate, ScanTerm, member_er
 VALUES_PREFIX = "values"
 MAX_PREVIEW_FILE_BYTES = 2 * 1024 * 1024
 MAX_VALUE_LENGTH = 500
+EMPTY_TERM = "The term is empty: enter the consent text to look for"
 
 
 class ReadOnlyMixin:
@@ -37,8 +38,7 @@ class ScanTermForm(ReadOnlyMixin, forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = KIND_CHOICES
-        # The model (the engine) says what an empty term means; the form's "required" would say it twice.
-        self.fields["text"].required = False
+        self.fields["text"].error_messages["required"] = EMPTY_TERM
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -71,7 +71,7 @@ class ScanTemplateForm(ReadOnlyMixin, forms.ModelForm):
     def __init__(self, *args: Any, rows: list[dict[str, str]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = KIND_CHOICES
-        self.fields["text"].required = False
+        self.fields["text"].error_messages["required"] = EMPTY_TERM
         if rows is not None:
             # Not a form field: the model's clean() (the engine) checks the rows with the text.
             self.instance.variables = rows

@@ -87,6 +87,8 @@ class ScanTerm(ScanTermBase):
         return TermSpec(self.text, label=f"term:{self.pk}")
 
     def clean(self) -> None:
+        if not self.text:
+            return  # the field's own check says it is required
         # Checked with the default delimiter here; a profile re-checks with its own (ScanProfile.check_members).
         try:
             validate_term(self.spec())
@@ -127,6 +129,8 @@ class ScanTemplate(ScanTermBase):
         return TermSpec(self.text, rows, label=f"template:{self.pk}")
 
     def clean(self) -> None:
+        if not self.text:
+            return  # the field's own check says it is required
         if not isinstance(self.variables, list) or not all(isinstance(r, dict) for r in self.variables):
             raise ValidationError({NON_FIELD_ERRORS: "Values must be rows of {variable: value}."})
         if not self.variables:
@@ -224,11 +228,13 @@ class ScanProfile(models.Model):
 
     class Meta:
         ordering = [Lower("name"), "id"]
-        constraints = [models.UniqueConstraint(
+        constraints = [
+            models.UniqueConstraint(
                 Lower("name"),
                 name="scan_profile_name_unique_ci",
                 violation_error_message="A profile with this name already exists.",
-            )]
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

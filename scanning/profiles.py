@@ -97,6 +97,17 @@ def scan_terms_for_profile(profile: ScanProfile) -> ScanTerms:
     )
 
 
+def v4_all_required_warnings(profile: ScanProfile) -> list[str]:
+    """Required templates whose rows v4 sends as separate required terms, each of which must be found."""
+    return [
+        f"In API v4 the {len(t.variables)} rows of “{t}” are {len(t.variables)} required terms: the scan "
+        "passes only if every row's sentence is on the page (v3 needs any one). For “any of these "
+        "companies”, use a profile per vendor with just its company, or API v3."
+        for t in profile.templates.all()
+        if t.kind == Kind.REQUIRED and len(t.variables) > 1
+    ]
+
+
 def _expanded(specs: list[TermSpec], delimiter: str | None) -> tuple[str, ...]:
     strings: dict[str, Any] = {}  # ordered, without duplicates
     for spec in specs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
@@ -15,6 +16,7 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin, SingleTableView
 from django_tables2.export.views import ExportMixin
 
+from scanning import profiles
 from scanning.filters import ScanTemplateFilter, ScanTermFilter
 from scanning.forms import (
     PreviewForm,
@@ -210,7 +212,16 @@ def profile_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     can_edit = _may(request, action, ScanProfile)
     if not can_edit:
         form.make_read_only()
-    ctx = {"page": "scanning", "section": "profiles", "form": form, "profile": profile, "can_edit": can_edit}
+    ctx = {
+        "page": "scanning",
+        "section": "profiles",
+        "form": form,
+        "profile": profile,
+        "can_edit": can_edit,
+        "v4_warnings": profiles.v4_all_required_warnings(profile)
+        if profile.pk and settings.TRUSTEDFORM_API_VERSION == "4.0"
+        else [],
+    }
     return render(request, "scanning/profile_form.html", ctx)
 
 

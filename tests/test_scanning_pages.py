@@ -240,3 +240,18 @@ def test_the_preview_fragment_only_answers_posts(client):
     login(client, "viewer")
 
     assert client.get(reverse("scanning:preview-results")).status_code == 405
+
+
+def test_a_profile_warns_that_v4_requires_every_row_of_a_required_template(client, settings):
+    settings.TRUSTEDFORM_API_VERSION = "4.0"
+    login(client, "viewer")
+    profile = make_profile(templates=[make_template(name="TCPA")])
+
+    page = client.get(profile.get_absolute_url()).content.decode()
+
+    assert "In API v4 the 2 rows of “TCPA” are 2 required terms" in page
+    settings.TRUSTEDFORM_API_VERSION = "3.0"
+    assert (
+        "required terms: the scan passes only if"
+        not in client.get(profile.get_absolute_url()).content.decode()
+    )
