@@ -10,7 +10,7 @@ from django.tasks import task
 from django_tasks_db.backend import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
 
-from certificates import claiming
+from certificates import claiming, rollups
 
 
 def worker_name() -> str:
@@ -21,6 +21,7 @@ def worker_name() -> str:
 def claim_due_certificates() -> dict:
     """Claim everything that is due, with this worker's thread pool."""
     stats = claiming.claim_due(owner=worker_name())
+    rollups.refresh_dirty()
     return {"claimed": stats.claimed, "retried": stats.retried, "final_errors": stats.final_errors}
 
 
@@ -39,6 +40,7 @@ def wake_claimer() -> None:
 @task()
 def sweep_certificates() -> dict:
     stats = claiming.sweep()
+    rollups.refresh_dirty()
     if stats.due:
         wake_claimer()
     return {"checked_in": stats.checked_in, "expired": stats.expired, "due": stats.due}
