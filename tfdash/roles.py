@@ -14,6 +14,8 @@ _VIEW = [
     "certificates.view_certificate",
     "certificates.view_claim",
     "certificates.view_checkin",
+    "certificates.view_vendordayrollup",  # the vendor reports
+    "certificates.view_reportthreshold",
     "scanning.view_scanterm",
     "scanning.view_scantemplate",
     "scanning.view_scanprofile",
@@ -26,6 +28,8 @@ _MANAGER = [
     "certificates.export_certificate",
     "certificates.add_vendor",
     "certificates.change_vendor",
+    "certificates.add_reportthreshold",
+    "certificates.change_reportthreshold",
     "scanning.add_scanterm",
     "scanning.change_scanterm",
     "scanning.delete_scanterm",

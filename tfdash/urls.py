@@ -13,6 +13,7 @@ urlpatterns = [
     path("intake/", include("certificates.intake_urls")),
     path("api/", include("certificates.api_urls")),
     path("scanning/", include("scanning.urls")),
+    path("reports/", include("certificates.report_urls")),
     path("settings/", views.settings_page, name="settings"),
     path("settings/resume/", views.resume_claiming, name="settings-resume"),
     path("admin/", admin.site.urls),

@@ -1,0 +1,216 @@
+"""The vendor report's table: one row per vendor, each count a link to exactly its certificates.
+
+Rows are dicts computed from the rollups (certificates.reports), at most a few hundred, so django-tables2
+sorts them in Python; nothing here touches the certificate table. Grouped cells (outcomes, fingerprints)
+show several links at once on the page; the exports get one plain column per count instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_tables2 as tables
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from certificates.reports import METRICS
+
+FLAG_SYMBOL = {"red": "▲▲", "amber": "▲"}
+
+
+def count_link(record: dict[str, Any], name: str) -> str:
+    value = record[name]
+    url = record["links"].get(name)
+    if not value or url is None:
+        return format_html('<span class="{}">{}</span>', "muted" if not value else "", f"{value:,}")
+    return format_html('<a href="{}" data-count="{}">{}</a>', url, name, f"{value:,}")
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} %"
+
+
+def duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min" + (f" {seconds % 60} s" if seconds % 60 else "")
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def flagged_rate(record: dict[str, Any], metric: str) -> str:
+    flag = record["flags"].get(metric)
+    text = percent(record[metric])
+    if not flag:
+        return text
+    rule = METRICS[metric]
+    return format_html(
+        '<span class="flag flag-{}" title="{}: past the {} limit">{} <span aria-hidden="true">{}</span>'
+        '<span class="visually-hidden"> ({})</span></span>',
+        flag,
+        rule.label,
+        flag,
+        text,
+        FLAG_SYMBOL[flag],
+        flag,
+    )
+
+
+class RateColumn(tables.Column):
+    """A percentage that sorts by its number (None last) and shows the vendor's flag for it."""
+
+    def __init__(self, metric: str, **kwargs) -> None:
+        self.metric = metric
+        kwargs.setdefault("verbose_name", METRICS[metric].label)
+        kwargs.setdefault("attrs", {"td": {"class": "num"}, "th": {"class": "num"}})
+        super().__init__(accessor=metric, empty_values=(), **kwargs)
+
+    def render(self, record: dict[str, Any]) -> str:
+        return flagged_rate(record, self.metric)
+
+    def value(self, record: dict[str, Any]) -> str:
+        value = record[self.metric]
+        return "" if value is None else f"{value:.2f}"
+
+
+class CountColumn(tables.Column):
+    def __init__(self, name: str, verbose_name: str, **kwargs) -> None:
+        self.count_name = name
+        kwargs.setdefault("attrs", {"td": {"class": "num"}, "th": {"class": "num"}})
+        super().__init__(accessor=name, verbose_name=verbose_name, **kwargs)
+
+    def render(self, record: dict[str, Any]) -> str:
+        return count_link(record, self.count_name)
+
+    def value(self, record: dict[str, Any]) -> int:
+        return record[self.count_name]
+
+
+def _export_only(name: str, label: str) -> tables.Column:
+    return tables.Column(accessor=name, verbose_name=label, visible=False)
+
+
+class VendorReportTable(tables.Table):
+    vendor = tables.Column(verbose_name="Vendor", order_by=("vendor",), attrs={"td": {"class": "vendor"}})
+    received = CountColumn("received", "Received")
+    claimed = CountColumn("claimed", "Claimed")
+    outcomes = tables.Column(
+        verbose_name="Success · failure · error", empty_values=(), orderable=False, exclude_from_export=True
+    )
+    failure_rate = RateColumn("failure_rate")
+    expired = CountColumn("expired", "Expired before claim")
+    checked_in = tables.Column(
+        verbose_name="Checked in", attrs={"td": {"class": "num"}, "th": {"class": "num"}}
+    )
+    fingerprints = tables.Column(
+        verbose_name="Fingerprints all · some · none · no data",
+        empty_values=(),
+        orderable=False,
+        exclude_from_export=True,
+    )
+    match_rate = RateColumn("match_rate", verbose_name="Match rate")
+    scan_pass_rate = RateColumn("scan_pass_rate", verbose_name="Scan pass")
+    masked_rate = RateColumn("masked_rate", verbose_name="Masked")
+    bot_rate = RateColumn("bot_rate", verbose_name="Bot")
+    reused = CountColumn("reused", "Reused")
+    lead_age = tables.Column(
+        verbose_name="Median lead age at claim", attrs={"td": {"class": "num"}, "th": {"class": "num"}}
+    )
+    time_on_page = tables.Column(
+        verbose_name="Median time on page", attrs={"td": {"class": "num"}, "th": {"class": "num"}}
+    )
+    top_domains = tables.Column(verbose_name="Top domains", orderable=False, empty_values=())
+    rejected = CountColumn("rejected", "Review rejections")
+
+    # Plain columns for CSV/XLSX only: the page shows these counts in the grouped cells above.
+    success = _export_only("success", "Success")
+    failure = _export_only("failure", "Failure")
+    outcome_error = _export_only("outcome_error", "Outcome error")
+    fingerprint_all = _export_only("fingerprint_all", "Fingerprints all")
+    fingerprint_some = _export_only("fingerprint_some", "Fingerprints some")
+    fingerprint_none = _export_only("fingerprint_none", "Fingerprints none")
+    fingerprint_no_data = _export_only("fingerprint_no_data", "Fingerprints no data")
+    scan_passed = _export_only("scan_passed", "Scans passed")
+    scan_failed = _export_only("scan_failed", "Scans failed")
+    scan_required_missing = _export_only("scan_required_missing", "Scans with required text missing")
+    scan_forbidden_found = _export_only("scan_forbidden_found", "Scans with forbidden text found")
+    masked = _export_only("masked", "Masked")
+    bot = _export_only("bot", "Bot detected")
+    expired_rate = _export_only("expired_rate", "Expired before claim %")
+    reused_rate = _export_only("reused_rate", "Reused %")
+    rejection_rate = _export_only("rejection_rate", "Review rejections %")
+
+    class Meta:
+        order_by = ("-received",)
+        attrs = {"class": "table table-report"}
+        empty_text = "No certificates were received in this period."
+
+    def __init__(self, *args, period_query: str = "", **kwargs) -> None:
+        self.period_query = period_query
+        super().__init__(*args, **kwargs)
+
+    def render_vendor(self, record: dict[str, Any]) -> str:
+        url = reverse("reports:vendor", args=[record["vendor_id"]])
+        flag = max(record["flags"].values(), key=lambda f: f == "red", default=None)
+        badge = (
+            format_html(
+                ' <span class="flag-badge flag-{}">{} {}</span>',
+                flag,
+                FLAG_SYMBOL[flag],
+                "red" if flag == "red" else "amber",
+            )
+            if flag
+            else ""
+        )
+        return format_html('<a href="{}?{}">{}</a>{}', url, self.period_query, record["vendor"], badge)
+
+    def value_vendor(self, record: dict[str, Any]) -> str:
+        return record["vendor"]
+
+    def render_outcomes(self, record: dict[str, Any]) -> str:
+        return format_html(
+            '<span class="triple">{}<span class="sep"> · </span>{}<span class="sep"> · </span>{}</span>',
+            count_link(record, "success"),
+            count_link(record, "failure"),
+            count_link(record, "outcome_error"),
+        )
+
+    def render_fingerprints(self, record: dict[str, Any]) -> str:
+        return format_html_join(
+            mark_safe('<span class="sep"> · </span>'),
+            "{}",
+            (
+                (count_link(record, n),)
+                for n in ("fingerprint_all", "fingerprint_some", "fingerprint_none", "fingerprint_no_data")
+            ),
+        )
+
+    def render_checked_in(self, value: int) -> str:
+        return f"{value:,}"
+
+    def render_lead_age(self, value: int | None) -> str:
+        return duration(value)
+
+    def render_time_on_page(self, value: int | None) -> str:
+        return duration(value)
+
+    def render_top_domains(self, record: dict[str, Any]) -> str:
+        if not record["top_domains"]:
+            return "—"
+        return format_html_join(
+            ", ", '<span class="domain">{}</span> <span class="muted">{}</span>', record["top_domains"]
+        )
+
+    def value_top_domains(self, record: dict[str, Any]) -> str:
+        return "; ".join(f"{domain} ({n})" for domain, n in record["top_domains"])
+
+    def value_lead_age(self, value: int | None) -> str:
+        return "" if value is None else str(value)
+
+    def value_time_on_page(self, value: int | None) -> str:
+        return "" if value is None else str(value)
