@@ -49,12 +49,14 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "django_tasks_db",
+    "axes",
     "tfdash",
     "certificates",
     "scanning",
 ]
 
 MIDDLEWARE = [
+    "tfdash.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -66,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tfdash.urls"
@@ -113,6 +117,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=int(timedelta(hours=10).total_seconds()))
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=False)
+SESSION_COOKIE_HTTPONLY = True
+# The Axes backend only watches for lockouts; ModelBackend does the authenticating.
+AUTHENTICATION_BACKENDS = [
+    "tfdash.auth.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Brute-force protection (django-axes): five wrong passwords for one user name from one address lock
+# that pair out for 30 minutes, so an attacker cannot lock a colleague out everywhere.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_CALLABLE = "tfdash.accounts_views.locked_out"
+AXES_RESET_ON_SUCCESS = True
+# How many proxies in front of tfdash append to X-Forwarded-For (1 for one nginx). The client is then
+# the Nth address from the right; with 0, only REMOTE_ADDR is trusted, since a client could otherwise
+# forge the header to dodge lockouts (tfdash.auth.client_address).
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "tfdash.auth.client_address"
 
 # Internationalisation
 LANGUAGE_CODE = "en-us"
@@ -155,8 +179,12 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+# The load balancer's health check may speak plain HTTP to the app.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
@@ -178,7 +206,16 @@ TRUSTEDFORM_API_VERSION = env.str("TRUSTEDFORM_API_VERSION", default="4.0")
 # v4 Insights properties requested with each claim. Each returned property is billed.
 TRUSTEDFORM_INSIGHTS_PROPERTIES = env.list(
     "TRUSTEDFORM_INSIGHTS_PROPERTIES",
-    default=["age_seconds", "approx_ip_geo", "browser", "os", "seconds_on_page", "bot_detected", "is_masked", "domain"],
+    default=[
+        "age_seconds",
+        "approx_ip_geo",
+        "browser",
+        "os",
+        "seconds_on_page",
+        "bot_detected",
+        "is_masked",
+        "domain",
+    ],
 )
 TRUSTEDFORM_CONNECT_TIMEOUT = env.float("TRUSTEDFORM_CONNECT_TIMEOUT", default=3.05)
 TRUSTEDFORM_READ_TIMEOUT = env.float("TRUSTEDFORM_READ_TIMEOUT", default=30.0)
@@ -190,12 +227,35 @@ CLAIM_LEASE_SECONDS = env.float("CLAIM_LEASE_SECONDS", default=120)
 # First retry delay; doubles per attempt up to 30 minutes, with jitter.
 CLAIM_RETRY_BASE_SECONDS = env.float("CLAIM_RETRY_BASE_SECONDS", default=30)
 
-# Logging: the API key is never logged (the client logs method, host, certificate id, status, duration).
+# The API-call log keeps request/response bodies this long; `manage.py prune_api_log` blanks older ones
+# (their digest stays in the hash chain).
+API_LOG_BODY_RETENTION_DAYS = env.int("API_LOG_BODY_RETENTION_DAYS", default=365)
+# /healthz calls the worker stale when a due task has waited this long without being picked up.
+HEALTH_WORKER_STALE_SECONDS = env.int("HEALTH_WORKER_STALE_SECONDS", default=300)
+
+# Logging: the API key is never logged (the client logs method, host, certificate id, status, duration);
+# the redacting filter is belt and braces. LOG_FORMAT=json writes one JSON object per line.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT} is not one of: plain, json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "redact_api_key": {"()": "tfdash.logging.RedactSecretsFilter"},
+        "request_id": {"()": "tfdash.logging.RequestIdFilter"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "tfdash.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "redact_api_key"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"urllib3": {"level": "WARNING"}},
 }

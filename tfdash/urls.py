@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from certificates import views as certificate_views
-from tfdash import views
+from tfdash import accounts_views, health, views
 
 urlpatterns = [
     path("", certificate_views.home, name="home"),
@@ -17,4 +17,8 @@ urlpatterns = [
     path("settings/", views.settings_page, name="settings"),
     path("settings/resume/", views.resume_claiming, name="settings-resume"),
     path("admin/", admin.site.urls),
+    # /accounts/  (log-in lockouts)
+    path("accounts/locked/", accounts_views.lockout_list, name="lockouts"),
+    path("accounts/locked/<int:pk>/unlock/", accounts_views.unlock, name="unlock"),
+    path("healthz", health.healthz, name="healthz"),
 ]
