@@ -77,6 +77,8 @@ def stacked_bars(days: Sequence[date], series: Sequence[Series], *, title: str, 
     prefix = f"p{next(_ids)}"
     totals = [sum(s.values[i] for s in series) for i in range(len(days))]
     y_max = _nice_max(max(totals, default=0))
+    if y_max < 10 and y_max % 2:
+        y_max += 1  # an even count keeps the middle gridline a whole number
     parts = [PATTERNS.format(p=prefix)]
     for fraction in (0, 0.5, 1):
         y = top + plot_h - fraction * plot_h
@@ -175,8 +177,10 @@ def rate_line(
                 pct,
             )
         )
-    for limit in limits:
+    label_y = -1e9
+    for limit in sorted(limits, key=lambda lim: -lim.value):
         y = top + plot_h - limit.value / 100 * plot_h
+        label_y = max(y + 4, label_y + 13)  # close limits: keep their labels apart
         parts.append(
             format_html(
                 '<line class="limit limit-{}" x1="{}" x2="{}" y1="{}" y2="{}"/>'
@@ -187,7 +191,7 @@ def rate_line(
                 f"{y:.1f}",
                 f"{y:.1f}",
                 width - right + 4,
-                f"{y + 4:.1f}",
+                f"{label_y:.1f}",
                 limit.label,
                 _number(limit.value),
             )

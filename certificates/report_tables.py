@@ -118,16 +118,21 @@ class VendorReportTable(tables.Table):
     masked_rate = RateColumn("masked_rate", verbose_name="Masked")
     bot_rate = RateColumn("bot_rate", verbose_name="Bot")
     reused = CountColumn("reused", "Reused")
-    lead_age = tables.Column(
-        verbose_name="Median lead age at claim", attrs={"td": {"class": "num"}, "th": {"class": "num"}}
+    medians = tables.Column(
+        verbose_name="Median lead age · time on page",
+        accessor="lead_age",
+        order_by=("lead_age",),
+        empty_values=(),
+        exclude_from_export=True,
+        attrs={"td": {"class": "num"}, "th": {"class": "num"}},
     )
-    time_on_page = tables.Column(
-        verbose_name="Median time on page", attrs={"td": {"class": "num"}, "th": {"class": "num"}}
-    )
-    top_domains = tables.Column(verbose_name="Top domains", orderable=False, empty_values=())
     rejected = CountColumn("rejected", "Review rejections")
 
-    # Plain columns for CSV/XLSX only: the page shows these counts in the grouped cells above.
+    # Plain columns for CSV/XLSX only: the page shows these in the grouped cells above (top domains
+    # under the vendor's name).
+    top_domains = tables.Column(verbose_name="Top domains", visible=False, empty_values=())
+    lead_age = tables.Column(verbose_name="Median lead age at claim (s)", visible=False)
+    time_on_page = tables.Column(verbose_name="Median time on page (s)", visible=False)
     success = _export_only("success", "Success")
     failure = _export_only("failure", "Failure")
     outcome_error = _export_only("outcome_error", "Outcome error")
@@ -167,7 +172,17 @@ class VendorReportTable(tables.Table):
             if flag
             else ""
         )
-        return format_html('<a href="{}?{}">{}</a>{}', url, self.period_query, record["vendor"], badge)
+        domains = (
+            format_html(
+                '<span class="domains" title="Top domains">{}</span>',
+                ", ".join(f"{domain} ({n})" for domain, n in record["top_domains"]),
+            )
+            if record["top_domains"]
+            else ""
+        )
+        return format_html(
+            '<a href="{}?{}">{}</a>{}{}', url, self.period_query, record["vendor"], badge, domains
+        )
 
     def value_vendor(self, record: dict[str, Any]) -> str:
         return record["vendor"]
@@ -193,17 +208,9 @@ class VendorReportTable(tables.Table):
     def render_checked_in(self, value: int) -> str:
         return f"{value:,}"
 
-    def render_lead_age(self, value: int | None) -> str:
-        return duration(value)
-
-    def render_time_on_page(self, value: int | None) -> str:
-        return duration(value)
-
-    def render_top_domains(self, record: dict[str, Any]) -> str:
-        if not record["top_domains"]:
-            return "—"
-        return format_html_join(
-            ", ", '<span class="domain">{}</span> <span class="muted">{}</span>', record["top_domains"]
+    def render_medians(self, record: dict[str, Any]) -> str:
+        return format_html(
+            '{}<span class="sep"> · </span>{}', duration(record["lead_age"]), duration(record["time_on_page"])
         )
 
     def value_top_domains(self, record: dict[str, Any]) -> str:
