@@ -15,14 +15,19 @@ sys.path.insert(0, str(HERE.parent))
 
 
 def available() -> list[str]:
-    return sorted(p.stem for p in HERE.glob("*.py") if p.stem not in {"run", "__init__"} and not p.stem.startswith("_"))
+    return sorted(
+        p.stem for p in HERE.glob("*.py") if p.stem not in {"run", "__init__"} and not p.stem.startswith("_")
+    )
 
 
 def main(argv: list[str]) -> int:
     names = argv or available()
     unknown = sorted(set(names) - set(available()))
     if unknown:
-        print(f"Unknown benchmark(s): {', '.join(unknown)}. Available: {', '.join(available())}", file=sys.stderr)
+        print(
+            f"Unknown benchmark(s): {', '.join(unknown)}. Available: {', '.join(available())}",
+            file=sys.stderr,
+        )
         return 2
     for name in names:
         started = time.perf_counter()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scanning.engine import WILDCARD_MAX_CHARS, TermSpec, compile_profile, normalise  # noqa: E402
+from scanning.engine import TermSpec, compile_profile, normalise  # noqa: E402
 
 PAGE_BYTES = 200_000
 REPETITIONS = 9
@@ -204,7 +204,7 @@ def naive_matcher(variant: str) -> Callable[[str], bool]:
     if "{{*}}" not in variant:
         literal = normalise(variant).strip()
         return lambda page: literal in page
-    wildcard = rf".{{0,{WILDCARD_MAX_CHARS}}}?"
+    wildcard = ".*?"
     pattern = re.compile(wildcard.join(re.escape(normalise(part)) for part in variant.strip().split("{{*}}")))
     return lambda page: pattern.search(page) is not None
 

@@ -9,7 +9,9 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-01234567
 os.environ.setdefault("TRUSTEDFORM_API_KEY", "tfk_TEST_9f2c4e7a1b3d5f7092e4c6a8b0d2f4e6")
 # Subprocess workers started by tests override these through the environment.
 os.environ.setdefault("TASKS_BACKEND", "django.tasks.backends.immediate.ImmediateBackend")
-os.environ.setdefault("TRUSTEDFORM_API_BASE", "http://127.0.0.1:9")  # nothing listens: tests point it at a sandbox
+os.environ.setdefault(
+    "TRUSTEDFORM_API_BASE", "http://127.0.0.1:9"
+)  # nothing listens: tests point it at a sandbox
 os.environ.setdefault("TRUSTEDFORM_READ_TIMEOUT", "2")
 
 from tfdash.settings import *  # noqa: E402,F403

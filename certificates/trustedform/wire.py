@@ -54,8 +54,6 @@ INSIGHTS_PROPERTIES = (
 )
 
 
-
-
 # Account-level answers: retrying or failing certificates one by one cannot help (design.md §2).
 ACCOUNT_STATUSES = frozenset({401, 402, 403})
 
