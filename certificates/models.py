@@ -360,7 +360,7 @@ class ImportBatch(models.Model):
         return f"{self.get_source_display()} {self.filename} ({self.created_at:%Y-%m-%d %H:%M})"
 
     def get_absolute_url(self) -> str:
-        return reverse("certificates:batch", args=[self.pk])
+        return reverse("intake:batch", args=[self.pk])
 
 
 class ImportRowError(models.Model):
