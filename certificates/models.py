@@ -351,8 +351,8 @@ class ImportBatch(models.Model):
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    # Null while a large file is still being read in the background.
-    finished_reading_at = models.DateTimeField(null=True, blank=True)
+    # True while a large file is still being read in the background (see importing.import_upload).
+    still_reading = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
