@@ -29,7 +29,7 @@ from django.db.models import Count, F, Min
 from django.utils import timezone
 
 from certificates.models import CLAIM_WINDOW, Certificate, ImportBatch, ImportRowError, IntakeToken, Vendor
-from certificates.tasks import wake_claimer
+from certificates.tasks import import_stored_upload, wake_claimer
 from certificates.trustedform import (
     CertificateRef,
     InvalidCertificateUrl,
@@ -713,24 +713,65 @@ def import_file(
     default_vendor: str = "",
     user=None,
     on_rejected: Callable[[RowOutcome], None] | None = None,
+    batch: ImportBatch | None = None,
 ) -> tuple[ImportBatch, CsvReport]:
-    """Import a CSV file for real: a new batch, every good row saved, every bad row recorded.
+    """Import a CSV file for real: a new batch (or the given one), every good row saved, every bad row recorded.
 
     Claiming starts in the background once the rows are committed. Raises OSError, before creating
     the batch, when the file cannot be opened.
     """
     with path.open("rb"):
         pass
-    batch = ImportBatch.objects.create(
-        source=source,
-        filename=filename[:255],
-        created_by=user if user is not None and user.is_authenticated else None,
-    )
+    if batch is None:
+        batch = ImportBatch.objects.create(
+            source=source,
+            filename=filename[:255],
+            created_by=user if user is not None and user.is_authenticated else None,
+        )
     report = read_csv(path, default_vendor=default_vendor, batch=batch, on_rejected=on_rejected)
+    ImportBatch.objects.filter(pk=batch.pk).update(still_reading=False)
     batch.refresh_from_db()
     if report.counts.new:
         start_claiming()
     return batch, report
+
+
+def import_upload(token: str, *, user) -> tuple[ImportBatch, CsvReport | None]:
+    """Import a confirmed upload: small files at once, large ones in the background (a task).
+
+    Returns the batch, with the report when it was read at once. Raises UploadNotFound.
+    """
+    path, meta = stored_upload(token, user_id=user.pk)
+    if path.stat().st_size <= inline_import_bytes():
+        batch, report = import_file(
+            path, source=meta["source"], filename=meta["filename"], default_vendor=meta["vendor"], user=user
+        )
+        discard_upload(token)
+        return batch, report
+    # A web request must not read 100,000 rows: the batch page shows progress while a worker reads them.
+    batch = ImportBatch.objects.create(
+        source=meta["source"], filename=meta["filename"][:255], created_by=user, still_reading=True
+    )
+    transaction.on_commit(lambda: import_stored_upload.enqueue(batch.pk, token))
+    return batch, None
+
+
+def import_stored_upload_now(batch_id: int, token: str) -> None:
+    """The background half of import_upload; idempotent (a finished or vanished upload is left alone)."""
+    batch = ImportBatch.objects.filter(pk=batch_id, still_reading=True).select_related("created_by").first()
+    if batch is None:
+        return
+    try:
+        path, meta = stored_upload(token, user_id=batch.created_by_id)
+    except UploadNotFound:
+        ImportBatch.objects.filter(pk=batch.pk).update(still_reading=False)
+        return
+    import_file(path, source=batch.source, default_vendor=meta["vendor"], batch=batch)
+    discard_upload(token)
+
+
+def inline_import_bytes() -> int:
+    return getattr(settings, "INTAKE_INLINE_IMPORT_BYTES", 256 * 1024)
 
 
 def start_claiming() -> None:
@@ -895,10 +936,12 @@ class BatchProgress:
     eta_seconds: int | None
     next_deadline: datetime | None
     next_deadline_at_risk: bool
+    reading: bool = False  # the file is still being read in the background
+    rows_read: int = 0
 
     @property
     def done(self) -> bool:
-        return self.counts.get(Certificate.State.PENDING, 0) == 0
+        return not self.reading and self.counts.get(Certificate.State.PENDING, 0) == 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -909,6 +952,8 @@ class BatchProgress:
             "eta_seconds": self.eta_seconds,
             "next_deadline": self.next_deadline.isoformat() if self.next_deadline else None,
             "next_deadline_at_risk": self.next_deadline_at_risk,
+            "reading": self.reading,
+            "rows_read": self.rows_read,
             "done": self.done,
         }
 
@@ -940,6 +985,8 @@ def batch_progress(batch: ImportBatch, *, now: datetime | None = None) -> BatchP
         eta_seconds=eta,
         next_deadline=next_deadline,
         next_deadline_at_risk=next_deadline is not None and next_deadline <= now + AT_RISK_WITHIN,
+        reading=batch.still_reading,
+        rows_read=total,
     )
 
 

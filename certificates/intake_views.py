@@ -125,24 +125,19 @@ def dry_run(request: HttpRequest, token: str) -> HttpResponse:
 @permission_required("certificates.claim_certificate", raise_exception=True)
 def confirm_import(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        path, meta = importing.stored_upload(token, user_id=request.user.pk)
+        batch, report = importing.import_upload(token, user=request.user)
     except importing.UploadNotFound:
         messages.info(request, "That upload was already imported or discarded; see the batches below.")
         return redirect("intake:batches")
-    batch, report = importing.import_file(
-        path,
-        source=meta["source"],
-        filename=meta["filename"],
-        default_vendor=meta["vendor"],
-        user=request.user,
-    )
-    importing.discard_upload(token)
-    counts = report.counts
-    messages.success(
-        request,
-        f"Imported {counts.new} new certificates ({counts.duplicates} duplicates, {counts.reused} reused, "
-        f"{counts.rejected} rejected rows). Claiming has started.",
-    )
+    if report is None:
+        messages.success(request, "Importing in the background: the rows appear below as they are read.")
+    else:
+        counts = report.counts
+        messages.success(
+            request,
+            f"Imported {counts.new} new certificates ({counts.duplicates} duplicates, {counts.reused} reused, "
+            f"{counts.rejected} rejected rows). Claiming has started.",
+        )
     return redirect("intake:batch", pk=batch.pk)
 
 

@@ -51,3 +51,12 @@ def check_in_at_risk(user_id: int | None = None) -> dict:
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
     stats = claiming.check_in_at_risk(user=user)
     return {"checked_in": stats.checked_in, "errors": stats.check_in_errors}
+
+
+@task()
+def import_stored_upload(batch_id: int, token: str) -> None:
+    """Read a large confirmed upload into its batch (the batch page shows the progress)."""
+    # Imported here: importing enqueues this task, so a module-level import would be circular.
+    from certificates.importing import import_stored_upload_now
+
+    import_stored_upload_now(batch_id, token)

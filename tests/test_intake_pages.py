@@ -111,6 +111,36 @@ def test_confirming_imports_the_rows_and_opens_the_batch(
     assert list(upload_dir.iterdir()) == []  # the temp file is gone
 
 
+def test_a_large_file_is_read_in_the_background_while_the_batch_page_shows_progress(
+    client, settings, upload_dir, django_capture_on_commit_callbacks
+):
+    settings.INTAKE_INLINE_IMPORT_BYTES = 10  # every file counts as large
+    login(client, "analyst")
+    rows = "".join(f"{url(n)},Acme\n" for n in range(1, 6)) + "not a url,Acme\n"
+    token = upload(client, "cert_url,vendor\n" + rows)["Location"].rstrip("/").split("/")[-1]
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(reverse("intake:confirm", args=[token]), follow=True)
+    batch = ImportBatch.objects.get()
+    page = response.content.decode()
+    progress = client.get(reverse("intake:batch-progress", args=[batch.pk])).json()
+
+    assert batch.still_reading
+    assert not Certificate.objects.exists()
+    assert "Importing in the background" in page and 'data-testid="still-reading"' in page
+    assert progress["reading"] and not progress["done"]
+
+    for callback in callbacks:  # what the worker does once the request has committed
+        callback()
+    batch.refresh_from_db()
+
+    assert not batch.still_reading
+    assert (batch.accepted, batch.rejected) == (5, 1)
+    assert Certificate.objects.filter(batch=batch).count() == 5
+    assert list(upload_dir.iterdir()) == []
+    assert client.get(reverse("intake:batch-progress", args=[batch.pk])).json()["reading"] is False
+
+
 def test_confirming_twice_imports_once(client):
     login(client, "analyst")
     token = upload(client, f"cert_url,vendor\n{url(1)},Acme\n")["Location"].rstrip("/").split("/")[-1]

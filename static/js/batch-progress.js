@@ -6,6 +6,7 @@
   var root = document.querySelector("[data-progress-url]");
   if (!root) return;
   var ORDER = ["claimed", "error", "expired", "cancelled"];
+  var wasReading = root.hasAttribute("data-reading");
 
   function text(name, value) {
     var el = root.querySelector('[data-field="' + name + '"]');
@@ -57,7 +58,13 @@
   function poll() {
     fetch(root.dataset.progressUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) { return response.ok ? response.json() : Promise.reject(response.status); })
-      .then(function (p) { show(p); if (!p.done) setTimeout(poll, 2000); })
+      .then(function (p) {
+        // The file was being read in the background: reload once, for its rejected rows and counts.
+        if (wasReading && !p.reading) { window.location.reload(); return; }
+        wasReading = p.reading;
+        show(p);
+        if (!p.done) setTimeout(poll, 2000);
+      })
       .catch(function () { setTimeout(poll, 10000); }); // a hiccup: try again, more slowly
   }
 
