@@ -6,7 +6,7 @@ certificate table (the counters only: the report also has medians and top domain
 (goal: the report at least 10 x faster).
 
 The data set is generated once into a SQLite file in the temp directory, by one INSERT … SELECT over a
-recursive sequence (a minute, where generate_certificates' realistic rows take several), and reused by
+recursive sequence (about 5 minutes with every index and trigger in place), and reused by
 later runs; delete tfdash-bench-reports-*.sqlite3 there to start afresh.
 """
 

@@ -110,7 +110,7 @@ def test_the_report_reads_rollups_with_a_bounded_number_of_queries(client, djang
     client.get(REPORT)  # first view refreshes the rollups the intake marked
     assert VendorDayRollup.objects.count() == 36
 
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(12):
         response = client.get(REPORT, {"sort": "-failure_rate"})
     assert len(response.context["table"].rows) == 12
 
