@@ -227,6 +227,13 @@ CLAIM_LEASE_SECONDS = env.float("CLAIM_LEASE_SECONDS", default=120)
 # First retry delay; doubles per attempt up to 30 minutes, with jitter.
 CLAIM_RETRY_BASE_SECONDS = env.float("CLAIM_RETRY_BASE_SECONDS", default=30)
 
+# Intake and exports
+INTAKE_RATE_LIMIT = env.int("INTAKE_RATE_LIMIT", default=600)  # requests per token per minute
+INTAKE_UPLOAD_DIR = Path(env.str("INTAKE_UPLOAD_DIR", default=str(BASE_DIR / "var" / "uploads")))
+# Uploads larger than this are read by a worker instead of the web request.
+INTAKE_INLINE_IMPORT_BYTES = env.int("INTAKE_INLINE_IMPORT_BYTES", default=256 * 1024)
+EVIDENCE_EXPORT_DIR = Path(env.str("EVIDENCE_EXPORT_DIR", default=str(BASE_DIR / "var" / "exports")))
+
 # The API-call log keeps request/response bodies this long; `manage.py prune_api_log` blanks older ones
 # (their digest stays in the hash chain).
 API_LOG_BODY_RETENTION_DAYS = env.int("API_LOG_BODY_RETENTION_DAYS", default=365)
