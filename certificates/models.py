@@ -511,9 +511,7 @@ class RollupDirty(models.Model):
     tx = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["vendor_id", "day", "tx"], name="rollup_dirty_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["vendor_id", "day", "tx"], name="rollup_dirty_unique")]
 
     def __str__(self) -> str:
         return f"vendor {self.vendor_id} on {self.day}"
