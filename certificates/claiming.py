@@ -485,11 +485,13 @@ def claim_due(*, owner: str, threads: int | None = None, max_seconds: float | No
                 stats.paused = True
             if accepting:
                 top_up()  # refill the threads first, then write: the writes overlap the next calls
-            for certificate, attempt in finished:
-                # Re-read the row: a user may have cancelled or checked it in while the call was out.
-                certificate.refresh_from_db(fields=REFRESHED_FIELDS)
-                record_attempt(certificate, attempt, trigger=f"worker {owner}"[:64])
-                stats.add(certificate, attempt)
+            # One transaction for the answers that came back together: one commit, not one per claim.
+            with transaction.atomic():
+                for certificate, attempt in finished:
+                    # Re-read the row: a user may have cancelled or checked it in while the call was out.
+                    certificate.refresh_from_db(fields=REFRESHED_FIELDS)
+                    record_attempt(certificate, attempt, trigger=f"worker {owner}"[:64])
+                    stats.add(certificate, attempt)
                 if attempt.error is not None and attempt.error.pauses_account:
                     stats.paused = True
     for certificate, _ in leased:
