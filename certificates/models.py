@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 # A web certificate lives 72 hours unless claimed or checked in (trustedform-api.md §4).
 CLAIM_WINDOW = timedelta(hours=72)
@@ -20,6 +21,8 @@ class Vendor(models.Model):
 
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = [Lower("name")]
@@ -119,6 +122,7 @@ class Certificate(models.Model):
             ("claim_certificate", "Can claim and check in certificates"),
             ("review_certificate", "Can review failed certificates"),
             ("export_certificate", "Can export certificates"),
+            ("view_lead_contact", "Can see leads' emails and phones unmasked"),
         ]
         indexes = [
             models.Index(fields=["state", "next_attempt_at"], name="cert_due_idx"),
@@ -314,6 +318,8 @@ class AccountStatus(models.Model):
     resumed_at = models.DateTimeField(null=True, blank=True)
     resumed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
 
+    history = HistoricalRecords()
+
     class Meta:
         verbose_name_plural = "account status"
         permissions = [("manage_account", "Can see TrustedForm settings and resume claiming")]
@@ -393,6 +399,9 @@ class IntakeToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    # last_used_at changes with use, not with a decision: it stays out of the audit trail.
+    history = HistoricalRecords(excluded_fields=["last_used_at"])
+
     class Meta:
         ordering = ["-created_at", "-id"]
         permissions = [("manage_intake_tokens", "Can create and revoke intake tokens")]
@@ -417,6 +426,8 @@ class Review(models.Model):
     decision = models.CharField(max_length=16, choices=Decision)
     note = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -538,6 +549,8 @@ class ReportThreshold(models.Model):
     )
     updated_at = models.DateTimeField(default=timezone.now)
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["metric"]

@@ -11,6 +11,7 @@ from django import forms
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from certificates.models import Certificate, Review
 
@@ -57,9 +58,15 @@ def review_certificates(certificate_ids: Iterable[int], *, reviewer, decision: s
     note = _checked(decision, note)
     ids = list(Certificate.objects.filter(pk__in=list(certificate_ids)).values_list("pk", flat=True))
     now = timezone.now()
-    Review.objects.bulk_create(
-        Review(certificate_id=pk, reviewer=reviewer, decision=decision, note=note, created_at=now)
-        for pk in ids
+    # With their history rows, as one review at a time would get (the audit trail).
+    bulk_create_with_history(
+        [
+            Review(certificate_id=pk, reviewer=reviewer, decision=decision, note=note, created_at=now)
+            for pk in ids
+        ],
+        Review,
+        default_user=reviewer,
+        default_date=now,
     )
     Certificate.objects.filter(pk__in=ids).update(review_status=decision)
     return len(ids)

@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from scanning.engine import (
     ScanTermError,
@@ -74,6 +75,8 @@ class ScanTerm(ScanTermBase):
         help_text="Case and runs of spaces do not matter; punctuation does. {{*}} is a wildcard."
     )
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["kind", Lower("text"), "id"]
 
@@ -114,6 +117,8 @@ class ScanTemplate(ScanTermBase):
         blank=True,
         help_text="Blank: placeholders are written {{company}} and {{*}}. With | they are |company| and |*|.",
     )
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["kind", Lower("name"), "id"]
@@ -226,6 +231,8 @@ class ScanProfile(models.Model):
     templates = models.ManyToManyField(ScanTemplate, blank=True, related_name="profiles")
     updated_at = models.DateTimeField(default=timezone.now)
 
+    history = HistoricalRecords(m2m_fields=[terms, templates])
+
     class Meta:
         ordering = [Lower("name"), "id"]
         constraints = [
@@ -272,6 +279,8 @@ class VendorScanProfile(models.Model):
     # PROTECT: deleting a profile must not silently stop scanning a vendor's leads.
     profile = models.ForeignKey(ScanProfile, on_delete=models.PROTECT, related_name="assignments")
     assigned_at = models.DateTimeField(default=timezone.now)
+
+    history = HistoricalRecords()
 
     def __str__(self) -> str:
         return f"{self.vendor} → {self.profile}"

@@ -23,6 +23,7 @@ _VIEW = [
 _ANALYST = [
     "certificates.claim_certificate",
     "certificates.review_certificate",
+    "certificates.view_lead_contact",  # viewers see leads' emails and phones masked
 ]
 _MANAGER = [
     "certificates.export_certificate",
@@ -48,6 +49,7 @@ _ADMIN = [
     "auth.add_user",
     "auth.change_user",
     "auth.view_group",
+    "tfdash.view_audit",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from certificates import views as certificate_views
-from tfdash import accounts_views, health, views
+from tfdash import accounts_views, audit_views, health, views
 
 urlpatterns = [
     path("", certificate_views.home, name="home"),
@@ -16,6 +16,9 @@ urlpatterns = [
     path("reports/", include("certificates.report_urls")),
     path("settings/", views.settings_page, name="settings"),
     path("settings/resume/", views.resume_claiming, name="settings-resume"),
+    # /audit/  (admins: the audit trail and the API-call log's chain check)
+    path("audit/", audit_views.audit_page, name="audit"),
+    path("audit/verify/", audit_views.verify_api_log, name="audit-verify"),
     path("admin/", admin.site.urls),
     # /accounts/  (log-in lockouts)
     path("accounts/locked/", accounts_views.lockout_list, name="lockouts"),
