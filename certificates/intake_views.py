@@ -3,6 +3,7 @@
 import django_tables2 as tables
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import date
@@ -14,11 +15,13 @@ from django_tables2.export import TableExport
 
 from certificates import importing
 from certificates.intake_forms import ImportForm, IntakeTokenForm
+from certificates.masking import shown_contact
 from certificates.models import Certificate, ImportBatch, ImportRowError, IntakeToken, Vendor
 from certificates.tasks import check_in_at_risk as check_in_at_risk_task
 
 PER_PAGE = 50
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CONTACT_FIELDS = ("email", "phone")
 # The progress bar's segments, in this order, over a pale track for what is still pending.
 STATE_COLOURS = {
     Certificate.State.CLAIMED: "#1e7a46",
@@ -81,6 +84,11 @@ class RowErrorTable(tables.Table):
         order_by = ("line",)
         attrs = {"class": "table", "data-testid": "row-errors"}
         empty_text = "No rejected rows."
+
+    def render_value(self, record: ImportRowError, value: str) -> str:
+        if record.field in CONTACT_FIELDS:
+            return shown_contact(value, record.field, getattr(getattr(self, "request", None), "user", None))
+        return value
 
     def value_value(self, value: str) -> str:
         # A spreadsheet must never run a vendor's cell as a formula (CSV injection).
@@ -162,7 +170,9 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
     table = RowErrorTable(batch.row_errors.all())
     RequestConfig(request, paginate={"per_page": PER_PAGE, "paginator_class": LazyPaginator}).configure(table)
     export = request.GET.get("_export")
-    if TableExport.is_valid_format(export) and request.user.has_perm("certificates.export_certificate"):
+    if TableExport.is_valid_format(export):
+        if not request.user.has_perm("certificates.export_certificate"):
+            raise PermissionDenied("Exporting rejected rows needs the export permission.")
         return TableExport(export, table).response(f"batch-{batch.pk}-rejected-rows.{export}")
     progress = importing.batch_progress(batch)
     labels = dict(Certificate.State.choices)

@@ -4,7 +4,8 @@ import django_tables2 as tables
 from django.utils import dateformat, timezone
 from django.utils.html import format_html, format_html_join
 
-from certificates.models import ApiCall, Certificate
+from certificates.masking import shown_contact
+from certificates.models import ApiCall, Certificate, Vendor
 
 
 def short_datetime(value: datetime) -> str:
@@ -56,8 +57,12 @@ class CertificateTable(tables.Table):
         return short_datetime(value)
 
     def render_lead(self, record: Certificate) -> str:
+        # Masked for roles without the contact permission; a table without a request shows masked values.
+        user = getattr(getattr(self, "request", None), "user", None)
         return format_html(
-            '{}<br><span class="muted small">{}</span>', record.lead_email or "—", record.lead_phone
+            '{}<br><span class="muted small">{}</span>',
+            shown_contact(record.lead_email, "email", user) or "—",
+            shown_contact(record.lead_phone, "phone", user),
         )
 
     def render_state(self, record: Certificate) -> str:
@@ -168,3 +173,25 @@ class ApiCallTable(tables.Table):
 
     def render_certificate(self, value: str) -> str:
         return f"{value[:12]}…"
+
+
+class VendorTable(tables.Table):
+    name = tables.Column(linkify=("reports:vendor", {"pk": tables.A("pk")}), verbose_name="Vendor")
+    created_at = tables.Column(verbose_name="Added")
+    edit = tables.LinkColumn(
+        "certificates:vendor",
+        args=[tables.A("pk")],
+        text="Rename",
+        empty_values=(),
+        orderable=False,
+        verbose_name="",
+    )
+
+    class Meta:
+        model = Vendor
+        fields = ("name", "created_at")
+        attrs = {"class": "table"}
+        empty_text = "No vendors yet: they are added by imports and claims, or here."
+
+    def render_created_at(self, value: datetime) -> str:
+        return short_datetime(value)

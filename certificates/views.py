@@ -21,6 +21,7 @@ from certificates.trustedform import TrustedFormError
 PER_PAGE = 50
 
 
+@permission_required("certificates.view_certificate", raise_exception=True)
 def home(request: HttpRequest) -> HttpResponse:
     counts = dict(Certificate.objects.values_list("state").annotate(n=Count("id")))
     ctx = {
@@ -151,6 +152,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     # One row more than a page says whether more are waiting, without counting them.
     rows = list(reviewing.review_queue()[: reviewing.QUEUE_PAGE + 1])
     table = ReviewQueueTable(rows[: reviewing.QUEUE_PAGE])
+    RequestConfig(request, paginate=False).configure(table)  # the request's user decides the masking
     ctx = {"page": "review", "table": table, "form": form, "more": len(rows) > reviewing.QUEUE_PAGE}
     return render(request, "certificates/review_queue.html", ctx, status=400 if form.errors else 200)
 

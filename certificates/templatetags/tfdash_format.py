@@ -5,6 +5,8 @@ from datetime import datetime, timedelta
 from django import template
 from django.utils import timezone
 
+from certificates.masking import shown_contact
+
 register = template.Library()
 
 
@@ -77,3 +79,15 @@ def fingerprint_values(fingerprints: dict | None) -> list[tuple[str, str]]:
     return [(h, "matched") for h in fingerprints.get("matching", [])] + [
         (h, "did not match") for h in fingerprints.get("non_matching", [])
     ]
+
+
+@register.filter
+def email_for(value: str, user) -> str:
+    """A lead's email, masked for a user who may not see it: `{{ c.lead_email|email_for:request.user }}`."""
+    return shown_contact(value, "email", user)
+
+
+@register.filter
+def phone_for(value: str, user) -> str:
+    """A lead's phone, masked for a user who may not see it: `{{ c.lead_phone|phone_for:request.user }}`."""
+    return shown_contact(value, "phone", user)
