@@ -109,6 +109,9 @@ class CertificateFilter(django_filters.FilterSet):
     bot = django_filters.ChoiceFilter(
         label="Bot", choices=YES_NO, method=_yes_no("bot_detected"), empty_label="Bot?"
     )
+    checked_in = django_filters.ChoiceFilter(
+        label="Checked in", choices=YES_NO, method="filter_checked_in", empty_label="Checked in?"
+    )
     reused = django_filters.ChoiceFilter(
         label="Reused", choices=YES_NO, method=_yes_no("reused"), empty_label="Reused?"
     )
@@ -139,6 +142,9 @@ class CertificateFilter(django_filters.FilterSet):
             if lookup is None
             else queryset.filter(scan_success=lookup)
         )
+
+    def filter_checked_in(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(checked_in_at__isnull=value != "yes")
 
     def filter_review(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(review_status="" if value == "none" else value)

@@ -231,7 +231,7 @@ class VendorReportTable(tables.Table):
         )
 
     def render_checked_in(self, record: dict[str, Any]) -> str:
-        return f"{record['checked_in']:,}"
+        return count_link(record, "checked_in")
 
     def render_medians(self, record: dict[str, Any]) -> str:
         return format_html(

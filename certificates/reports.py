@@ -64,6 +64,7 @@ LINK_FILTERS: dict[str, dict[str, str]] = {
     "failure": {"outcome": "failure"},
     "outcome_error": {"outcome": "error"},
     "expired": {"state": "expired"},
+    "checked_in": {"checked_in": "yes"},
     "fingerprint_all": {"fingerprint": "all"},
     "fingerprint_some": {"fingerprint": "some"},
     "fingerprint_none": {"fingerprint": "none"},

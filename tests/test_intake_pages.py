@@ -334,7 +334,7 @@ def test_the_home_page_links_the_at_risk_card_to_the_list_by_deadline(client):
 
     page = client.get(reverse("home")).content.decode()
 
-    assert f'href="{reverse("certificates:list")}?sort=claim_deadline"' in page
+    assert f'href="{reverse("certificates:list")}?state=pending&amp;sort=claim_deadline"' in page
     assert "Check in all at risk (1)" in page
 
 
