@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from django_filters.views import FilterView
 from django_tables2 import LazyPaginator, RequestConfig, SingleTableMixin
 
-from certificates import claiming, evidence, exporting, reviewing
+from certificates import claiming, evidence, exporting, reports, reviewing
 from certificates.filters import CertificateFilter
 from certificates.forms import ClaimForm
 from certificates.importing import intake_lead, vendor_named
@@ -29,6 +29,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "counts": {state: counts.get(state, 0) for state in Certificate.State.values},
         "at_risk": Certificate.objects.at_risk().count(),
     }
+    if request.user.has_perm("certificates.view_vendordayrollup"):
+        ctx["report_summary"] = reports.home_summary()
     return render(request, "certificates/home.html", ctx)
 
 
