@@ -2,6 +2,7 @@ from django import forms
 from django.core.validators import validate_email
 
 from certificates.importing import parse_url
+from certificates.models import Vendor
 from certificates.trustedform import CertificateRef, InvalidCertificateUrl, normalise_phone
 
 
@@ -71,3 +72,17 @@ class ClaimForm(forms.Form):
 
     def clean_reference(self) -> str:
         return self.cleaned_data["reference"].strip()
+
+
+class VendorForm(forms.ModelForm):
+    """A vendor's name; unique without regard to case (the model's constraint says so on save)."""
+
+    class Meta:
+        model = Vendor
+        fields = ["name"]
+
+    def clean_name(self) -> str:
+        name = " ".join(self.cleaned_data["name"].split())
+        if Vendor.objects.filter(name__iexact=name).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("A vendor with this name already exists.")
+        return name

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from certificates import views
+from certificates import vendor_views, views
 
 app_name = "certificates"
 
@@ -20,6 +20,10 @@ urlpatterns = [
     path("<int:pk>/view-again/", views.view_again, name="view-again"),
     path("<int:pk>/review/", views.review, name="review"),
     path("<int:pk>/evidence.zip", views.evidence_package, name="evidence"),
+    # /certificates/vendors/
+    path("vendors/", vendor_views.vendor_list, name="vendors"),
+    path("vendors/new/", vendor_views.vendor_new, name="vendor-new"),
+    path("vendors/<int:pk>/", vendor_views.vendor_edit, name="vendor"),
     # /certificates/api-calls/
     path("api-calls/", views.api_call_list, name="api-calls"),
     path("api-calls/<int:pk>/", views.api_call_detail, name="api-call"),
