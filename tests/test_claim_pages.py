@@ -211,3 +211,12 @@ def test_the_api_key_appears_in_no_log_row_log_line_or_page(client, tf_api, api_
         assert api_key not in str(call)
     assert all(api_key not in page.content.decode() for page in pages)
     assert api_key not in caplog.text
+
+
+def test_the_home_page_shows_the_vendor_report_cards(client):
+    login(client, "viewer")
+
+    page = client.get(reverse("home")).content.decode()
+
+    assert "Claims and vendors" in page
+    assert "failure rate, last 7 days" in page
