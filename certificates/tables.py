@@ -48,7 +48,7 @@ class CertificateTable(tables.Table):
         empty_text = "No certificates match these filters."
 
     def render_cert_id(self, value: str) -> str:
-        return f"{value[:12]}…" if len(value) > 14 else value
+        return f"{value[:8]}…" if len(value) > 10 else value
 
     def render_claim_deadline(self, value: datetime) -> str:
         return short_datetime(value)
