@@ -290,9 +290,10 @@ def apply_claim_error(certificate: Certificate, error: TrustedFormError, *, user
 
 def backoff(attempts: int) -> timedelta:
     """Capped exponential backoff with full jitter on the upper half, so retries spread out."""
-    base = timedelta(seconds=getattr(settings, "CLAIM_RETRY_BASE_SECONDS", RETRY_BASE.total_seconds()))
-    ceiling = min(RETRY_CAP, base * (2 ** max(attempts - 1, 0)))
-    return ceiling / 2 + ceiling / 2 * random.random()
+    base = getattr(settings, "CLAIM_RETRY_BASE_SECONDS", RETRY_BASE.total_seconds())
+    # Capped before building the timedelta: 2**attempts overflows one after a few dozen attempts.
+    ceiling = min(RETRY_CAP.total_seconds(), base * 2 ** min(max(attempts - 1, 0), 32))
+    return timedelta(seconds=ceiling / 2 + ceiling / 2 * random.random())
 
 
 def pause_claiming(reason: str) -> None:

@@ -224,3 +224,27 @@ def test_the_sweep_marks_a_certificate_past_its_window_expired_with_the_reason(d
     assert stats.expired == 1
     assert certificate.state == "expired"
     assert "claim window closed" in certificate.state_reason
+
+
+def test_an_unreadable_success_is_looked_up_before_claiming_again(tf_api, settings):
+    settings.CLAIM_RETRY_BASE_SECONDS = 60
+    [certificate] = pending_from_sandbox(tf_api, 1)
+    tf_api.cert_faults(
+        certificate.cert_id, respond={"status": 200, "body": "", "content_type": "text/html"}, times=1
+    )
+
+    claiming.claim_due(owner="test")
+    certificate.refresh_from_db()
+    assert certificate.state == "pending" and certificate.last_attempt_unknown
+    claim_until_settled()
+
+    certificate.refresh_from_db()
+    assert certificate.state == "claimed"
+    calls = list(ApiCall.objects.order_by("seq").values_list("operation", "status"))
+    assert calls == [("claim", 200), ("view", 404), ("claim", 200)]
+    assert sandbox_claims(tf_api, [certificate])[certificate.cert_id] == 1
+
+
+def test_backoff_stays_capped_however_many_attempts():
+    assert claiming.backoff(1000) <= claiming.RETRY_CAP
+    assert claiming.backoff(1000) >= claiming.RETRY_CAP / 2

@@ -432,9 +432,10 @@ def json_object(
             f"TrustedForm answered HTTP {response.status_code} with {_non_json_reason(response)}, "
             "which is not the JSON object expected."
         )
-        call.outcome, call.error = "error", message
-        # The call was processed (2xx) but the answer is unreadable: view it again rather than re-claim.
-        raise TrustedFormError(message, status=response.status_code, retryable=False, call=call)
+        # The call was processed but its answer is unreadable: it may have claimed, so the next attempt
+        # looks it up (view) before claiming again (unknown=True), just as after a read timeout.
+        call.outcome, call.error = "unknown", message
+        raise TrustedFormError(message, status=response.status_code, retryable=True, unknown=True, call=call)
     return data
 
 
