@@ -515,21 +515,24 @@ class _PageVocabulary:
         self._sorted: list[str] | None = None
         self._sorted_reversed: list[str] | None = None
 
-    def candidates(self, variants: Sequence["_Variant"]) -> list[tuple[int, "_Variant"]]:
-        """(row, variant) for the variants that may be on the page, judging by their words alone."""
+    def candidates(self, variants: Sequence["_Variant"], rows: Iterable[int]) -> list[tuple[int, "_Variant"]]:
+        """(row, variant) for the variants of `rows` (in row order) that may be on the page, judging
+        by their words alone."""
         words = self.words
-        # Set operations first (this runs for every variant of every term): edge words are
-        # usually whole page words too.
+        # Set operations first: edge words are usually whole page words too.
         return [
             (index, variant)
-            for index, variant in enumerate(variants)
-            if variant.required_words <= words and (variant.edge_words <= words or self._has_edges(variant))
+            for index in rows
+            if (variant := variants[index]).required_words <= words
+            and (variant.edge_words <= words or self._has_edges(variant))
         ]
 
     def _has_edges(self, variant: "_Variant") -> bool:
-        return all(self._has_word_starting(word) for word in variant.word_starts - self.words) and all(
-            self._has_word_ending(word) for word in variant.word_ends - self.words
-        )
+        words = self.words
+        for word in variant.word_starts:
+            if word not in words and not self._has_word_starting(word):
+                return False
+        return all(word in words or self._has_word_ending(word) for word in variant.word_ends)
 
     def _has_word_starting(self, prefix: str) -> bool:
         if self._sorted is None:
@@ -596,9 +599,8 @@ class _CompiledTerm:
     combined: re.Pattern[str] | None
     pivot_offsets: tuple[int, ...]
 
-    def search(self, page: str, vocabulary: _PageVocabulary) -> tuple[_Variant, int, int] | None:
-        """The leftmost match of any variant; at a tie, the first variant in row order."""
-        candidates = vocabulary.candidates(self.variants)
+    def search(self, page: str, candidates: list[tuple[int, _Variant]]) -> tuple[_Variant, int, int] | None:
+        """The leftmost match of any of the candidate variants (in row order); at a tie, the first."""
         if self.combined is not None and len(candidates) > FEW_CANDIDATES:
             return self._search_combined(page, candidates)
         best: tuple[_Variant, int, int] | None = None
@@ -637,6 +639,46 @@ class CompiledProfile:
 
     terms: tuple[_CompiledTerm, ...]
     delimiter: str | None = None
+    # Each variant's gate: one of the whole words it needs, the one fewest variants of the profile
+    # share. One set intersection with the page's words then rules out most variants in bulk,
+    # without Python work per variant. Variants needing no whole word are always candidates.
+    _gates: dict[str, tuple[tuple[int, int], ...]] = field(init=False, repr=False, compare=False)
+    _ungated: tuple[tuple[int, int], ...] = field(init=False, repr=False, compare=False)
+    _not_found: tuple[TermResult, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        sharing = Counter(word for term in self.terms for v in term.variants for word in v.required_words)
+        gates: dict[str, list[tuple[int, int]]] = {}
+        ungated: list[tuple[int, int]] = []
+        for term_index, term in enumerate(self.terms):
+            for row, variant in enumerate(term.variants):
+                if variant.required_words:
+                    gate = min(variant.required_words, key=lambda word: (sharing[word], -len(word), word))
+                    gates.setdefault(gate, []).append((term_index, row))
+                else:
+                    ungated.append((term_index, row))
+        object.__setattr__(self, "_gates", {word: tuple(pairs) for word, pairs in gates.items()})
+        object.__setattr__(self, "_ungated", tuple(ungated))
+        # A term's result when it is not found and not explained is the same on every page, and
+        # immutable: made once, shared by every report.
+        object.__setattr__(
+            self,
+            "_not_found",
+            tuple(TermResult(term=term.spec, role=term.role, found=False) for term in self.terms),
+        )
+
+    def _candidate_rows(self, words: set[str]) -> list[list[int]]:
+        """For each term, the rows (in order) of its variants whose gate is a page word."""
+        rows: list[list[int]] = [[] for _ in self.terms]
+        for term_index, row in self._ungated:
+            rows[term_index].append(row)
+        for word in words.intersection(self._gates):
+            for term_index, row in self._gates[word]:
+                rows[term_index].append(row)
+        for term_rows in rows:
+            if len(term_rows) > 1:
+                term_rows.sort()
+        return rows
 
     def scan(self, page_text: str, explain_misses: bool = True) -> ScanReport:
         """Scan plain page text; near misses are worked out for missed required terms."""
@@ -644,31 +686,42 @@ class CompiledProfile:
         vocabulary = _PageVocabulary(page.words)
         word_counts: Counter[str] | None = None
         results: list[TermResult] = []
-        for term in self.terms:
-            hit = term.search(page.text, vocabulary)
+        text = page.text
+        candidate_rows = self._candidate_rows(vocabulary.words)
+        for term, rows, not_found in zip(self.terms, candidate_rows, self._not_found, strict=True):
+            hit = term.search(text, vocabulary.candidates(term.variants, rows)) if rows else None
             if hit is not None:
                 variant, start, end = hit
-                results.append(
-                    TermResult(
-                        term=term.spec,
-                        role=term.role,
-                        found=True,
-                        variant=variant.expansion.written,
-                        values=variant.expansion.values,
-                        _match=(page, start, end),
-                    )
-                )
-                continue
-            near_miss = None
-            if explain_misses and term.role is TermRole.REQUIRED:
+                results.append(_found_result(term, variant.expansion, (page, start, end)))
+            elif explain_misses and term.role is TermRole.REQUIRED:
                 word_counts = word_counts or Counter(page.words)
                 near_miss = _closest_near_miss(term, page, word_counts)
-            results.append(TermResult(term=term.spec, role=term.role, found=False, near_miss=near_miss))
+                results.append(TermResult(term=term.spec, role=term.role, found=False, near_miss=near_miss))
+            else:
+                results.append(not_found)
         return _report(results, page_text)
 
     def scan_html(self, html: str, explain_misses: bool = True) -> ScanReport:
         """Scan the visible text of an HTML page; offsets index `ScanReport.scanned_text`."""
         return self.scan(visible_text(html), explain_misses)
+
+
+def _found_result(
+    term: _CompiledTerm, expansion: _Expansion, match: tuple[NormalisedText, int, int]
+) -> TermResult:
+    """TermResult(term=..., found=True, ...), built without the frozen dataclass's __init__, which
+    sets each of its fields through object.__setattr__ and costs several times more."""
+    result = object.__new__(TermResult)
+    result.__dict__.update(
+        term=term.spec,
+        role=term.role,
+        found=True,
+        variant=expansion.written,
+        values=expansion.values,
+        near_miss=None,
+        _match=match,
+    )
+    return result
 
 
 def compile_profile(
