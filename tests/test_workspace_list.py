@@ -6,14 +6,19 @@ from datetime import timedelta
 
 import openpyxl
 import pytest
+from django import forms
 from django.core.management import call_command
 from django.db import connection
+from django.test.html import parse_html
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django_tables2 import RequestConfig
 
 from certificates import exporting
+from certificates.filters import QuickSelect
 from certificates.models import AccountStatus, Certificate, Vendor
+from certificates.tables import CertificateTable
 from tests.factories import PASSWORD, make_certificate, make_user, make_vendor
 
 pytestmark = pytest.mark.django_db
@@ -183,6 +188,79 @@ def test_an_invalid_filter_value_shows_an_error_not_a_500(client):
 
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
+
+
+# --- The hand-written fast paths render what Django and django-tables2 would -------------------------
+
+
+def tbody(html: str):
+    return parse_html(html[html.index("<tbody") : html.index("</tbody>") + len("</tbody>")])
+
+
+@pytest.mark.parametrize("role", ["viewer", "analyst"])
+def test_the_fast_rows_are_the_rows_django_tables2_renders(rf, role):
+    """CertificateTable.rows_html skips django-tables2's per-cell machinery; it must not change a cell."""
+    vendor = make_vendor("Acme & <Sons>")
+    now = timezone.now()
+    certificate(vendor, email="jane@example.com", phone="5125551212", reference="<b>R&D</b>")
+    certificate(vendor, state="claimed", outcome="success", fingerprint_result="all", scan_success=True)
+    certificate(
+        vendor,
+        state="claimed",
+        outcome="failure",
+        outcome_reason="expired",
+        fingerprint_result="none",
+        scan_success=False,
+        is_masked=True,
+        bot_detected=True,
+        reused=True,
+        review_status="open",
+        claim_deadline=now + timedelta(hours=3),
+    )
+    certificate(vendor, state="error", review_status="rejected")
+    request = rf.get(LIST)
+    request.user = make_user(role)
+
+    def rendered(template_name: str) -> str:
+        table = CertificateTable(Certificate.objects.select_related("vendor"), template_name=template_name)
+        RequestConfig(request, paginate={"per_page": 50}).configure(table)
+        return table.as_html(request)
+
+    fast = rendered(CertificateTable.Meta.template_name)
+    stock = rendered("django_tables2/table.html")
+
+    assert tbody(fast) == tbody(stock)
+    assert fast.count("<tr class=") == 4
+    assert "&lt;b&gt;R&amp;D&lt;/b&gt;" in fast and "Acme &amp; &lt;Sons&gt;" in fast
+
+
+def test_the_fast_table_shows_the_empty_text_when_nothing_matches(client):
+    login(client, "viewer")
+
+    page = listed(client.get(LIST, {"q": "nothing-has-this-reference"}))
+
+    assert "No certificates match these filters." in page
+
+
+@pytest.mark.parametrize("value", ["", "b&c", "<x>", ["b&c"], None])
+def test_the_quick_select_renders_what_djangos_select_renders(value):
+    choices = [("", "Any"), ("a", "Plain"), ("b&c", "Amp & <tag>"), ("<x>", '"quoted"')]
+    attrs = {"id": "id_pick", "class": "wide"}
+
+    quick = QuickSelect(choices=choices).render("pick", value, attrs)
+    stock = forms.Select(choices=choices).render("pick", value, attrs)
+
+    assert parse_html(quick) == parse_html(stock)
+
+
+def test_the_vendor_filter_marks_the_chosen_vendor_and_escapes_names(client):
+    login(client, "viewer")
+    chosen = make_vendor("Leads <&> Co")
+    make_vendor("Another")
+
+    page = listed(client.get(LIST, {"vendor": chosen.pk}))
+
+    assert f'<option value="{chosen.pk}" selected>Leads &lt;&amp;&gt; Co</option>' in page
 
 
 # --- Exports ---------------------------------------------------------------------------------------
