@@ -14,6 +14,7 @@ from certificates import claiming, evidence, exporting, reports, reviewing
 from certificates.filters import CertificateFilter
 from certificates.forms import ClaimForm
 from certificates.importing import intake_lead, vendor_named
+from certificates.masking import CONTACT_PERMISSION, may_see_contact
 from certificates.models import ApiCall, Certificate, EvidenceExport, Review, Vendor
 from certificates.tables import ApiCallTable, CertificateTable, ReviewQueueTable
 from certificates.trustedform import TrustedFormError
@@ -70,10 +71,11 @@ class CertificateListView(PermissionRequiredMixin, SingleTableMixin, FilterView)
         table = self.get_table_class()(rows)
         RequestConfig(self.request, paginate=False).configure(table)
         ordered = table.data.data
+        show_contact = may_see_contact(self.request.user)
         if export_format == "csv":
-            return exporting.csv_response(ordered, "certificates")
+            return exporting.csv_response(ordered, "certificates", show_contact=show_contact)
         try:
-            return exporting.xlsx_response(ordered, "certificates")
+            return exporting.xlsx_response(ordered, "certificates", show_contact=show_contact)
         except exporting.TooManyRows as exc:
             messages.error(self.request, str(exc))
             query = self.request.GET.copy()
@@ -159,7 +161,12 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     return render(request, "certificates/review_queue.html", ctx, status=400 if form.errors else 200)
 
 
-@permission_required("certificates.export_certificate", raise_exception=True)
+# Evidence carries the lead's full email and phone: a masked copy would mislead whoever relies on it,
+# so a role that may not see contacts gets no evidence package rather than a masked one.
+EVIDENCE_PERMISSIONS = ("certificates.export_certificate", CONTACT_PERMISSION)
+
+
+@permission_required(EVIDENCE_PERMISSIONS, raise_exception=True)
 def evidence_package(request: HttpRequest, pk: int) -> HttpResponse:
     certificate = get_object_or_404(Certificate, pk=pk)
     response = HttpResponse(evidence.certificate_package(certificate), content_type="application/zip")
@@ -167,7 +174,7 @@ def evidence_package(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
-@permission_required("certificates.export_certificate", raise_exception=True)
+@permission_required(EVIDENCE_PERMISSIONS, raise_exception=True)
 def evidence_exports(request: HttpRequest) -> HttpResponse:
     exports = EvidenceExport.objects.filter(created_by=request.user)[:50]
     running = any(e.state in (EvidenceExport.State.QUEUED, EvidenceExport.State.RUNNING) for e in exports)
@@ -179,7 +186,7 @@ def evidence_exports(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@permission_required("certificates.export_certificate", raise_exception=True)
+@permission_required(EVIDENCE_PERMISSIONS, raise_exception=True)
 def evidence_export_start(request: HttpRequest) -> HttpResponse:
     query = request.POST.get("query", "")
     export = evidence.start_evidence_export(user=request.user, query=query)
@@ -189,7 +196,7 @@ def evidence_export_start(request: HttpRequest) -> HttpResponse:
     return redirect("certificates:exports")
 
 
-@permission_required("certificates.export_certificate", raise_exception=True)
+@permission_required(EVIDENCE_PERMISSIONS, raise_exception=True)
 def evidence_export_download(request: HttpRequest, pk: int) -> FileResponse:
     export = get_object_or_404(EvidenceExport, pk=pk, created_by=request.user)
     path = evidence.export_file(export)

@@ -1,5 +1,8 @@
 """Leads' emails and phones: in full for analysts and up, masked for viewers wherever they appear."""
 
+import io
+
+import openpyxl
 import pytest
 from django.urls import reverse
 
@@ -113,3 +116,49 @@ def test_only_analysts_and_up_hold_the_contact_permission():
     }
 
     assert holders == {"viewer": False, "analyst": True, "manager": True, "admin": True}
+
+
+def exporter_without_contacts():
+    """A custom role that may export certificates but not see leads' contacts."""
+    from django.contrib.auth.models import Permission
+
+    user = make_user(None)
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["export_certificate", "view_certificate"])
+    )
+    return user
+
+
+@pytest.mark.parametrize("export_format", ["csv", "xlsx"])
+def test_exports_mask_contacts_for_a_role_without_the_contact_permission(client, certificate, export_format):
+    def exported(user) -> str:
+        client.force_login(user)
+        response = client.get(reverse("certificates:list"), {"_export": export_format})
+        assert response.status_code == 200
+        if export_format == "csv":
+            return b"".join(response.streaming_content).decode()
+        sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+        return "\n".join(",".join(str(c or "") for c in row) for row in sheet.iter_rows(values_only=True))
+
+    masked = exported(exporter_without_contacts())
+    full = exported(make_user("manager"))
+
+    assert MASKED_EMAIL in masked and MASKED_PHONE in masked
+    assert EMAIL not in masked and "5551212" not in masked
+    assert EMAIL in full and PHONE in full
+
+
+def test_evidence_packages_need_the_contact_permission_rather_than_carrying_masked_contacts(
+    client, certificate
+):
+    client.force_login(exporter_without_contacts())
+
+    single = client.get(reverse("certificates:evidence", args=[certificate.pk]))
+    start = client.post(reverse("certificates:export-start"), {"query": ""})
+    listing = client.get(reverse("certificates:exports"))
+    detail = client.get(certificate.get_absolute_url()).content.decode()
+    listed = client.get(reverse("certificates:list")).content.decode()
+
+    assert (single.status_code, start.status_code, listing.status_code) == (403, 403, 403)
+    assert reverse("certificates:evidence", args=[certificate.pk]) not in detail
+    assert "Export CSV" in listed and reverse("certificates:export-start") not in listed
