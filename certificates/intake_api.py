@@ -11,8 +11,8 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
+from django.db.models import Case, F, Value, When
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -81,17 +81,19 @@ def token_required(scope: str, methods: tuple[str, ...]) -> Callable[[ApiView], 
 def rate_limit_wait(token: IntakeToken) -> int:
     """Seconds to wait when the token used up this minute's requests, else 0 (a fixed window per minute).
 
-    Counted in Django's cache: per process with the default local-memory cache, shared with a shared one.
+    Counted on the token's row, so all web processes share one limit without a shared cache. The UPDATE
+    is atomic: it starts a new window or counts into the current one (SET reads the row's old values).
     """
     limit = getattr(settings, "INTAKE_RATE_LIMIT", DEFAULT_RATE_LIMIT)
     now = time.time()
-    key = f"intake-rate:{token.token_hash[:20]}:{int(now // 60)}"
-    cache.add(key, 0, timeout=120)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=120)
-        count = 1
+    window = int(now // 60)
+    tokens = IntakeToken.objects.filter(pk=token.pk)
+    tokens.update(
+        rate_window=window,
+        rate_count=Case(When(rate_window=window, then=F("rate_count") + 1), default=Value(1)),
+    )
+    # Read back after the UPDATE: another process's request in between only makes this one stricter.
+    count = tokens.values_list("rate_count", flat=True).get()
     return max(1, 60 - int(now % 60)) if count > limit else 0
 
 

@@ -398,9 +398,13 @@ class IntakeToken(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The rate limit's fixed window (minutes since the epoch) and the requests counted in it. In the
+    # database, so every web process counts against the same limit.
+    rate_window = models.BigIntegerField(default=0)
+    rate_count = models.PositiveIntegerField(default=0)
 
-    # last_used_at changes with use, not with a decision: it stays out of the audit trail.
-    history = HistoricalRecords(excluded_fields=["last_used_at"])
+    # These change with use, not with a decision: they stay out of the audit trail.
+    history = HistoricalRecords(excluded_fields=["last_used_at", "rate_window", "rate_count"])
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -1,6 +1,11 @@
 """The JSON intake API: bearer tokens and scopes, one lead or many, per-lead errors, read-back, rate limit."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.core.cache import cache
@@ -9,7 +14,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from certificates import claiming, importing
+from certificates import claiming, importing, intake_api
 from certificates.models import Certificate, ImportBatch, ImportRowError
 from tests.factories import make_certificate, make_vendor
 
@@ -20,13 +25,6 @@ LEADS = "/api/leads"
 
 def url(n: int) -> str:
     return f"https://cert.trustedform.com/{n:040x}"
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_counts():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -261,6 +259,68 @@ def test_it_limits_each_token_per_minute(client, token, settings):
     assert limited.json()["error"] == "rate_limited"
     assert post(client, lead(10), other).status_code == 201  # the limit is per token
     assert Certificate.objects.count() == 4
+
+
+def test_the_rate_count_lives_on_the_token_not_in_a_process_cache(client, token, settings):
+    settings.INTAKE_RATE_LIMIT = 2
+    statuses = [post(client, lead(n), token).status_code for n in range(2)]
+
+    cache.clear()  # a restarted or different web process has an empty local cache
+
+    assert statuses == [201, 201]
+    assert post(client, lead(3), token).status_code == 429
+
+
+def test_a_new_minute_starts_a_new_window(client, token, settings, monkeypatch):
+    settings.INTAKE_RATE_LIMIT = 1
+    clock = {"now": 1_800_000_000.0}  # the first second of a minute
+    monkeypatch.setattr(intake_api, "time", SimpleNamespace(time=lambda: clock["now"]))
+
+    first, second = post(client, lead(1), token), post(client, lead(2), token)
+    clock["now"] += 60
+    next_minute = post(client, lead(3), token)
+
+    assert (first.status_code, second.status_code, next_minute.status_code) == (201, 429, 201)
+    assert second["Retry-After"] == "60"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_count_against_one_limit(settings):
+    """Each gunicorn worker is a process: a request counted in one must count in the others."""
+    settings.INTAKE_RATE_LIMIT = 3
+    token, _ = importing.issue_intake_token(name="Lead system", scopes=["leads:write"])
+    db = connection.settings_dict
+    database_url = (
+        f"sqlite:///{db['NAME']}"
+        if connection.vendor == "sqlite"
+        else f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    )
+    other_process = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-c",
+            "from certificates.intake_api import rate_limit_wait as wait; from certificates.models import "
+            f"IntakeToken as T; t = T.objects.get(pk={token.pk}); print([wait(t) for _ in range(2)])",
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": database_url,
+            "INTAKE_RATE_LIMIT": "3",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert other_process.returncode == 0, other_process.stderr
+    assert other_process.stdout.strip().splitlines()[-1] == "[0, 0]"
+
+    here = [intake_api.rate_limit_wait(token) for _ in range(2)]
+
+    assert here[0] == 0 and here[1] > 0  # the third request is the last one allowed this minute
 
 
 def test_tokens_are_stored_only_as_a_hash(client):
