@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from certificates import claiming, importing, intake_api
 from certificates.models import Certificate, ImportBatch, ImportRowError
 from tests.factories import make_certificate, make_vendor
+from tests.support.databases import subprocess_database_url
 
 pytestmark = pytest.mark.django_db
 
@@ -289,12 +290,6 @@ def test_two_processes_count_against_one_limit(settings):
     """Each gunicorn worker is a process: a request counted in one must count in the others."""
     settings.INTAKE_RATE_LIMIT = 3
     token, _ = importing.issue_intake_token(name="Lead system", scopes=["leads:write"])
-    db = connection.settings_dict
-    database_url = (
-        f"sqlite:///{db['NAME']}"
-        if connection.vendor == "sqlite"
-        else f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    )
     other_process = subprocess.run(
         [
             sys.executable,
@@ -308,7 +303,7 @@ def test_two_processes_count_against_one_limit(settings):
         env={
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "DATABASE_URL": database_url,
+            "DATABASE_URL": subprocess_database_url(),
             "INTAKE_RATE_LIMIT": "3",
         },
         capture_output=True,

@@ -19,6 +19,7 @@ from django.utils import timezone
 from certificates.importing import vendor_named
 from certificates.models import CLAIM_WINDOW, ApiCall, Certificate
 from certificates.trustedform import parse_certificate_url
+from tests.support.databases import subprocess_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,19 +27,11 @@ REPO = Path(__file__).resolve().parents[1]
 THREADS = 8
 
 
-def database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
 def worker_env(sandbox_url: str) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": database_url(),
+        "DATABASE_URL": subprocess_database_url(),
         "TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
         "TRUSTEDFORM_API_BASE": sandbox_url,
         "CLAIM_THREADS": str(THREADS),
