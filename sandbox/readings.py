@@ -59,10 +59,26 @@ MISSING_CONTENT_TYPE_BODY = "Bad Request"
 MAX_CERT_ID_LENGTH = 255
 
 # --- Fingerprints (§5) ----------------------------------------------------------------------------------------
-# Reading (§5 [X]): phones are normalised exactly as the v4 spec words it: whitespace, hyphens, brackets
-# and parentheses are removed; dots, "+" and a leading country code "1" are kept, so "+1 513 555 6719"
-# does not match "5135556719". Emails are trimmed and lower-cased.
-PHONE_STRIPPED_CHARACTERS = "-()[]{}"
+# Reading (§5 [X]): a phone is fingerprinted as its 10-digit NANP national number: every character that
+# is not a digit is removed, then the leading country code "1" of an 11-digit number is dropped, so
+# "+1 (614) 555-0142", "1-614-555-0142", "614.555.0142" and "(614) 555 0142" are one fingerprint,
+# SHA-1("6145550142"). The v4 wording (whitespace, hyphens, brackets and parentheses removed) leaves
+# dots, "+" and the "1" open; three things settle them: §5 counts "10 digits, or 11 with a leading 1" of a
+# NANP number as one phone, the support recipe strips every non-digit (its dotted vector 512.555.5785 is
+# in tests/fixtures/trustedform/scan-and-fingerprint-vectors.json), and LeadConduit hashes the 10-digit
+# national number against `fingerprints.matching`, which would miss every consumer who typed a "+1".
+# The same normalisation applies to a phone a claim sends (match_lead `phone`, v3 `phone_N`, and a v3
+# `fingerprint` without an @).
+# Emails are trimmed and lower-cased.
+PHONE_NATIONAL_DIGITS = 10
+PHONE_COUNTRY_CODE = "1"
+# Reading (§5): Certify fingerprints what a consumer typed only when it qualifies as a phone: it has no
+# letters, at least 3 consecutive digits, and normalises to a NANP number (area code and exchange start
+# with 2-9). So "tel: 614 555 0142" and "614-555-0142 ext 7" leave the certificate without a phone
+# fingerprint, while other junk ("#", "*", quotes, a trailing ".") is only stripped. A claim's phone is
+# the lead's phone by name, so it is normalised but never qualified (letters are dropped like any other
+# non-digit). Minting a 40-hex phone stores it as a pre-hashed fingerprint.
+PHONE_MIN_CONSECUTIVE_DIGITS = 3
 # Reading (§12): an input of exactly 40 hex characters is a pre-hashed SHA-1 (compared lower-cased);
 # base64-encoded SHA-1 input is not recognised.
 MAX_MATCH_LEAD_VALUES = 3

@@ -121,7 +121,7 @@ def _build(request: MintRequest, n: int, now: datetime) -> Certificate:
         created_at=created_at,
         expires_at=claim_window_end(kind, created_at, request.form_submitted),
         email_fingerprints=[fingerprints.email_fingerprint(e) for e in emails],
-        phone_fingerprints=[fingerprints.phone_fingerprint(p) for p in phones],
+        phone_fingerprints=fingerprints.recorded_phone_fingerprints(phones),
         page_text=request.page_text,
         insights_overrides=overrides,
         verify_overrides=dict(request.verify),

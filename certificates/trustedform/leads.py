@@ -15,7 +15,13 @@ def normalise_email(email: str) -> str:
 
 
 def normalise_phone(phone: str) -> str:
-    """Digits only, 10-digit NANP (a leading 1 of an 11-digit number dropped), per §5's recommendation."""
+    """Digits only, 10-digit NANP (a leading 1 of an 11-digit number dropped), per §5's recommendation.
+
+    TrustedForm fingerprints a phone the consumer typed the same way, so `+1 (614) 555-0142`, `1-614-555-0142`
+    and `614.555.0142` are one fingerprint (the reading in sandbox/readings.py). Every non-digit is junk
+    (`tel:`, `+`, dots, letters); digits never are, so an extension's digits leave a number that is not
+    10 digits, which the claim form and the importer reject rather than guess at.
+    """
     digits = re.sub(r"\D", "", phone or "")
     if len(digits) == 11 and digits.startswith("1"):
         digits = digits[1:]
