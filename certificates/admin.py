@@ -8,15 +8,6 @@ class VendorAdmin(admin.ModelAdmin):
     search_fields = ["name"]
 
 
-@admin.register(Certificate)
-class CertificateAdmin(admin.ModelAdmin):
-    list_display = ["cert_id", "vendor", "state", "outcome", "claim_deadline", "received_at"]
-    list_filter = ["state", "outcome", "vendor"]
-    search_fields = ["cert_id", "reference", "email_normalised", "phone_normalised"]
-    raw_id_fields = ["vendor"]
-    show_full_result_count = False
-
-
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Evidence is never edited or deleted through the admin."""
 
@@ -28,6 +19,18 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(Certificate)
+class CertificateAdmin(ReadOnlyAdmin):
+    """Read-only for everyone, superusers included: state, claim, lease and outcome move only through
+    claiming (a claimed certificate set back to pending would be claimed, and billed, again), and the
+    lead was validated and normalised at intake, which an edit here would bypass."""
+
+    list_display = ["cert_id", "vendor", "state", "outcome", "claim_deadline", "received_at"]
+    list_filter = ["state", "outcome", "vendor"]
+    search_fields = ["cert_id", "reference", "email_normalised", "phone_normalised"]
+    show_full_result_count = False
 
 
 @admin.register(Claim)
