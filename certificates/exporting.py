@@ -1,9 +1,10 @@
-"""CSV and XLSX exports of a filtered certificate list.
+"""CSV and XLSX exports: the filtered certificate list, and every django-tables2 table (SafeTableExport).
 
 CSV streams row by row from a database iterator, so a million-row export holds one chunk in memory
 (ecosystem.md §2.2.4: tablib's in-memory Dataset took +383 MB for 250k rows). XLSX must be built whole,
-so it is capped. Every text cell is neutralised against spreadsheet formula injection: vendor-supplied
-text such as a reference of `=HYPERLINK(...)` must reach Excel as text, not as a formula.
+so it is capped. Every text cell of every export goes through `neutralise`, against spreadsheet formula
+injection: vendor-supplied text such as a reference or a vendor name of `=HYPERLINK(...)` must reach
+Excel as text, not as a formula.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from io import BytesIO
 from django.db.models import QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
+from django_tables2 import Table
+from django_tables2.export import TableExport
+from tablib import Dataset
 
 from certificates.masking import mask_email, mask_phone
 
@@ -54,9 +58,35 @@ class TooManyRows(Exception):
     """The filtered set is bigger than an XLSX export allows."""
 
 
-def neutralise(value: str) -> str:
-    """Prefix a cell that a spreadsheet would read as a formula with `'`, so it stays text (OWASP)."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+def neutralise[T](value: T) -> T | str:
+    """Prefix a text cell that a spreadsheet would read as a formula with `'`, so it stays text (OWASP).
+
+    The one place every export defuses formulas; numbers and other non-text values pass unchanged.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+class SafeTableExport(TableExport):
+    """django-tables2's export, in CSV or XLSX only, with every cell (headers too) neutralised.
+
+    Every table export uses it instead of TableExport: directly, or as an ExportMixin view's `export_class`.
+    """
+
+    @classmethod
+    def is_valid_format(cls, export_format: str | None) -> bool:
+        return export_format in (cls.CSV, cls.XLSX)
+
+    def table_to_dataset(self, table: Table, exclude_columns, dataset_kwargs: dict | None = None) -> Dataset:
+        model = table._meta.model
+        kwargs = {"title": model._meta.verbose_name_plural.title() if model else "Export Data"}
+        dataset = Dataset(**{**kwargs, **(dataset_kwargs or {})})
+        values = iter(table.as_values(exclude_columns=exclude_columns))
+        dataset.headers = [neutralise(header) for header in next(values)]
+        for row in values:
+            dataset.append([neutralise(value) for value in row])
+        return dataset
 
 
 def cell(value: object) -> str:

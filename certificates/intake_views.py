@@ -11,16 +11,15 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 from django_tables2 import LazyPaginator, RequestConfig
-from django_tables2.export import TableExport
 
 from certificates import importing
+from certificates.exporting import SafeTableExport
 from certificates.intake_forms import ImportForm, IntakeTokenForm
 from certificates.masking import shown_contact
 from certificates.models import Certificate, ImportBatch, ImportRowError, IntakeToken, Vendor
 from certificates.tasks import check_in_at_risk as check_in_at_risk_task
 
 PER_PAGE = 50
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CONTACT_FIELDS = ("email", "phone")
 # The progress bar's segments, in this order, over a pale track for what is still pending.
 STATE_COLOURS = {
@@ -90,9 +89,9 @@ class RowErrorTable(tables.Table):
             return shown_contact(value, record.field, getattr(getattr(self, "request", None), "user", None))
         return value
 
-    def value_value(self, value: str) -> str:
-        # A spreadsheet must never run a vendor's cell as a formula (CSV injection).
-        return f"'{value}" if value.startswith(FORMULA_START) else value
+    def value_value(self, record: ImportRowError, value: str) -> str:
+        # The export masks contacts as the page does; SafeTableExport defuses formulas.
+        return self.render_value(record, value)
 
 
 @permission_required("certificates.claim_certificate", raise_exception=True)
@@ -170,10 +169,10 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
     table = RowErrorTable(batch.row_errors.all())
     RequestConfig(request, paginate={"per_page": PER_PAGE, "paginator_class": LazyPaginator}).configure(table)
     export = request.GET.get("_export")
-    if TableExport.is_valid_format(export):
+    if SafeTableExport.is_valid_format(export):
         if not request.user.has_perm("certificates.export_certificate"):
             raise PermissionDenied("Exporting rejected rows needs the export permission.")
-        return TableExport(export, table).response(f"batch-{batch.pk}-rejected-rows.{export}")
+        return SafeTableExport(export, table).response(f"batch-{batch.pk}-rejected-rows.{export}")
     progress = importing.batch_progress(batch)
     labels = dict(Certificate.State.choices)
     ctx = {

@@ -16,6 +16,7 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin, SingleTableView
 from django_tables2.export.views import ExportMixin
 
+from certificates.exporting import SafeTableExport
 from scanning import profiles
 from scanning.filters import ScanTemplateFilter, ScanTermFilter
 from scanning.forms import (
@@ -52,6 +53,7 @@ class _ScanList(PermissionRequiredMixin, ExportMixin, SingleTableMixin, FilterVi
     template_name = "scanning/list.html"
     table_pagination = {"per_page": PER_PAGE}
     export_formats = ("csv",)
+    export_class = SafeTableExport
     section = ""
     new_url = ""
     add_permission = ""
