@@ -15,6 +15,7 @@ import json
 import re
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -592,12 +593,19 @@ class CsvReport:
     delimiter: str = ","
     columns: ColumnMap | None = None
     blank_lines: int = 0
+    continued_lines: int = 0  # lines inside a quoted cell that holds a line break (a notes column, say)
     importer: LeadImporter | None = None
     problems: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> ImportCounts:
         return self.importer.counts if self.importer else ImportCounts()
+
+    @property
+    def lines(self) -> int:
+        """The lines read, each one accounted for: header, rows, blank lines and continued cells."""
+        header = 1 if self.columns is not None and self.columns.has_header else 0
+        return header + self.counts.total + self.blank_lines + self.continued_lines
 
     @property
     def delimiter_name(self) -> str:
@@ -668,27 +676,93 @@ def read_csv(
     return report
 
 
+class _Lines:
+    """The file's lines as csv.reader pulls them, remembering which ones the current row came from, so
+    that the lines an unclosed quote swallowed can be put back and read again."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._number = 0
+        self._replay: deque[tuple[int, str]] = deque()
+        self.taken: list[tuple[int, str]] = []
+        self.at_end = False
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._replay:
+            item = self._replay.popleft()
+        else:
+            text = self._stream.readline()
+            if not text:
+                self.at_end = True
+                raise StopIteration
+            self._number += 1
+            item = (self._number, text)
+        self.taken.append(item)
+        return item[1]
+
+    def take(self) -> list[tuple[int, str]]:
+        taken, self.taken = self.taken, []
+        return taken
+
+    def replay(self, lines: list[tuple[int, str]]) -> None:
+        self._replay.extendleft(reversed(lines))
+        self.at_end = False
+
+
+def _unclosed_quote(lines: list[tuple[int, str]], delimiter: str, *, to_the_end: bool) -> str:
+    """Why a row that runs over several lines is a stray quote, or "" when its quotes are balanced.
+
+    A cell may hold a line break when it is quoted and closed (a notes column); a quote that is never
+    closed, or closed in the middle of a cell, has swallowed the rows on the lines after it.
+    """
+    try:
+        for _ in csv.reader((text for _, text in lines), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error:
+        first, last = lines[1][0], lines[-1][0]
+        swallowed = "every line to the end of the file" if to_the_end else "the lines after it"
+        return (
+            f'A quote (") opens a cell on this line and is not closed on it, so the cell swallowed '
+            f"{swallowed} (lines {first}–{last}). Remove the stray quote or close it; "
+            "those lines are read on their own."
+        )
+    return ""
+
+
 def _csv_rows(
     stream: IO[str], delimiter: str, report: CsvReport, importer: LeadImporter
 ) -> Iterator[tuple[int, list[str]]]:
-    """(first line of the row, cells) for each non-blank row; unreadable rows go to the importer."""
-    reader = csv.reader(stream, delimiter=delimiter)
-    end = 0
+    """(first line of the row, cells) for each non-blank row; unreadable rows go to the importer.
+
+    Every line ends up counted once: as a row (read or rejected), a blank line, or a line inside a
+    properly quoted cell. A stray quote is rejected on its own line and the lines it swallowed are read again.
+    """
+    lines = _Lines(stream)
+    reader = csv.reader(lines, delimiter=delimiter)
     while True:
-        start = end + 1
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            end = reader.line_num
-            importer.reject(start, [FieldError("", f"This row cannot be read as CSV: {exc}.")])
+            taken = lines.take()
+            reason = f"This row cannot be read as CSV: {exc}."
+            importer.reject(taken[0][0], [FieldError("", reason, _truncate(taken[0][1].rstrip("\r\n")))])
+            lines.replay(taken[1:])
             continue
-        end = reader.line_num
+        taken = lines.take()
+        if len(taken) > 1 and (reason := _unclosed_quote(taken, delimiter, to_the_end=lines.at_end)):
+            importer.reject(taken[0][0], [FieldError("", reason, _truncate(taken[0][1].rstrip("\r\n")))])
+            lines.replay(taken[1:])
+            continue
+        report.continued_lines += len(taken) - 1
         if not any(cell.strip() for cell in cells):
             report.blank_lines += 1
             continue
-        yield start, cells
+        yield taken[0][0], cells
 
 
 def _note_missing_columns(report: CsvReport, default_vendor: str) -> None:
