@@ -594,6 +594,7 @@ class CsvReport:
     columns: ColumnMap | None = None
     blank_lines: int = 0
     continued_lines: int = 0  # lines inside a quoted cell that holds a line break (a notes column, say)
+    partial: bool = False  # a large file's dry run: only the first lines were read
     importer: LeadImporter | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -646,9 +647,11 @@ def read_csv(
     batch: ImportBatch | None = None,
     on_rejected: Callable[[RowOutcome], None] | None = None,
     keep_rejected: int | None = SHOWN_REJECTIONS,
+    last_line: int | None = None,
 ) -> CsvReport:
     """Read a CSV file row by row into a LeadImporter: a dry run without a batch, the import with one.
 
+    With `last_line`, no row starting after that line is read, and the report says it is partial.
     Raises OSError when the file cannot be opened; everything wrong inside the file is reported.
     """
     report = CsvReport()
@@ -660,7 +663,7 @@ def read_csv(
     with path.open(encoding=report.encoding, errors="replace", newline="") as stream:
         report.delimiter = sniff_delimiter(stream.read(SNIFF_BYTES))
         stream.seek(0)
-        for line, cells in _csv_rows(stream, report.delimiter, report, importer):
+        for line, cells in _csv_rows(stream, report.delimiter, report, importer, last_line):
             if report.columns is None:
                 if looks_like_header(cells):
                     report.columns = ColumnMap.from_header(cells)
@@ -689,6 +692,20 @@ class _Lines:
 
     def __iter__(self) -> _Lines:
         return self
+
+    @property
+    def next_line(self) -> int:
+        return self._replay[0][0] if self._replay else self._number + 1
+
+    def more(self) -> bool:
+        """Whether any line is left (read ahead and kept for the next row)."""
+        if not self._replay:
+            text = self._stream.readline()
+            if not text:
+                return False
+            self._number += 1
+            self._replay.append((self._number, text))
+        return True
 
     def __next__(self) -> str:
         if self._replay:
@@ -733,7 +750,7 @@ def _unclosed_quote(lines: list[tuple[int, str]], delimiter: str, *, to_the_end:
 
 
 def _csv_rows(
-    stream: IO[str], delimiter: str, report: CsvReport, importer: LeadImporter
+    stream: IO[str], delimiter: str, report: CsvReport, importer: LeadImporter, last_line: int | None = None
 ) -> Iterator[tuple[int, list[str]]]:
     """(first line of the row, cells) for each non-blank row; unreadable rows go to the importer.
 
@@ -743,6 +760,9 @@ def _csv_rows(
     lines = _Lines(stream)
     reader = csv.reader(lines, delimiter=delimiter)
     while True:
+        if last_line is not None and lines.next_line > last_line and lines.more():
+            report.partial = True
+            return
         try:
             cells = next(reader)
         except StopIteration:
@@ -777,6 +797,19 @@ def _note_missing_columns(report: CsvReport, default_vendor: str) -> None:
             "No vendor column (vendor, source or vendor_name), and no vendor was chosen for the file: "
             "every row is rejected until you choose one."
         )
+
+
+DRY_RUN_LINES = 5_000
+
+
+def dry_run_file(path: Path, *, default_vendor: str = "") -> CsvReport:
+    """What importing an upload would do: all of a small file, the first DRY_RUN_LINES lines of a large one.
+
+    A large file is imported by a worker (import_upload); its dry run must not parse the whole file in the
+    web request either. The rest of it is checked on import, and its rejected rows are kept with the batch.
+    """
+    large = path.stat().st_size > inline_import_bytes()
+    return read_csv(path, default_vendor=default_vendor, last_line=DRY_RUN_LINES if large else None)
 
 
 def import_file(

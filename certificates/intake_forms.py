@@ -1,8 +1,16 @@
 from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
 
 from certificates.importing import TOKEN_SCOPES
 
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024  # about 1.5 million rows; bigger files belong to import_leads
+
+def too_large_message(size: int) -> str:
+    limit = settings.INTAKE_MAX_UPLOAD_BYTES
+    return (
+        f"The upload is {filesizeformat(size)}; the import page takes up to {filesizeformat(limit)}. "
+        "Split the file, or import it with `manage.py import_leads`, which has no limit."
+    )
 
 
 class ImportForm(forms.Form):
@@ -37,10 +45,9 @@ class ImportForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if upload is not None and upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(
-                "The file is larger than 200 MB; split it, or use `manage.py import_leads`."
-            )
+        # A second guard: the import view refuses a request this large before reading its body.
+        if upload is not None and upload.size > settings.INTAKE_MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(too_large_message(upload.size))
         return upload
 
     def clean(self) -> dict:

@@ -1,20 +1,22 @@
 """Intake pages: upload or paste leads, check the dry run, confirm, and watch the batch being claimed."""
 
 import django_tables2 as tables
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import date
 from django.urls import reverse
 from django.utils.html import format_html
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 from django_tables2 import LazyPaginator, RequestConfig
 
 from certificates import importing
 from certificates.exporting import SafeTableExport
-from certificates.intake_forms import ImportForm, IntakeTokenForm
+from certificates.intake_forms import ImportForm, IntakeTokenForm, too_large_message
 from certificates.masking import shown_contact
 from certificates.models import Certificate, ImportBatch, ImportRowError, IntakeToken, Vendor
 from certificates.tasks import check_in_at_risk as check_in_at_risk_task
@@ -94,8 +96,24 @@ class RowErrorTable(tables.Table):
         return self.render_value(record, value)
 
 
+@csrf_exempt  # only so the size is checked before CsrfViewMiddleware reads the body: _import_leads checks it
 @permission_required("certificates.claim_certificate", raise_exception=True)
 def import_leads(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        # Refused from the header alone: a 179 MB upload is never read into (or spooled by) the web process.
+        size = _content_length(request)
+        if size > settings.INTAKE_MAX_UPLOAD_BYTES:
+            return _import_page(request, ImportForm(), too_large_message(size), status=413)
+        try:
+            request.POST  # noqa: B018 (parsed here, so that a too-large paste is a message, not a 400 page)
+        except RequestDataTooBig:
+            message = "The pasted rows are too long for the form: upload them as a CSV file instead."
+            return _import_page(request, ImportForm(), message, status=413)
+    return _import_leads(request)
+
+
+@csrf_protect
+def _import_leads(request: HttpRequest) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -107,14 +125,30 @@ def import_leads(request: HttpRequest) -> HttpResponse:
             chunks, filename=filename, vendor=data["vendor"], source=source, user_id=request.user.pk
         )
         return redirect("intake:dry-run", token=token)
-    ctx = {"page": "import", "form": form, "vendors": Vendor.objects.values_list("name", flat=True)[:500]}
-    return render(request, "certificates/intake/import.html", ctx)
+    return _import_page(request, form)
+
+
+def _content_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0  # Django then reads no body at all
+
+
+def _import_page(request: HttpRequest, form: ImportForm, error: str = "", status: int = 200) -> HttpResponse:
+    ctx = {
+        "page": "import",
+        "form": form,
+        "upload_error": error,
+        "vendors": Vendor.objects.values_list("name", flat=True)[:500],
+    }
+    return render(request, "certificates/intake/import.html", ctx, status=status)
 
 
 @permission_required("certificates.claim_certificate", raise_exception=True)
 def dry_run(request: HttpRequest, token: str) -> HttpResponse:
     path, meta = _upload_or_404(request, token)
-    report = importing.read_csv(path, default_vendor=meta["vendor"])
+    report = importing.dry_run_file(path, default_vendor=meta["vendor"])
     mapping = report.columns.mapping if report.columns else []
     ctx = {
         "page": "import",

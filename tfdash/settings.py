@@ -239,6 +239,8 @@ INTAKE_RATE_LIMIT = env.int("INTAKE_RATE_LIMIT", default=600)  # requests per to
 INTAKE_UPLOAD_DIR = Path(env.str("INTAKE_UPLOAD_DIR", default=str(BASE_DIR / "var" / "uploads")))
 # Uploads larger than this are read by a worker instead of the web request.
 INTAKE_INLINE_IMPORT_BYTES = env.int("INTAKE_INLINE_IMPORT_BYTES", default=256 * 1024)
+# The largest upload the import page accepts, refused from its Content-Length before the body is read.
+INTAKE_MAX_UPLOAD_BYTES = env.int("INTAKE_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024)
 EVIDENCE_EXPORT_DIR = Path(env.str("EVIDENCE_EXPORT_DIR", default=str(BASE_DIR / "var" / "exports")))
 
 # The API-call log keeps request/response bodies this long; `manage.py prune_api_log` blanks older ones
