@@ -1,26 +1,33 @@
 """Claiming and checking in certificates, and writing down every answer.
 
-The client (`certificates.trustedform`) does HTTP only; this module turns its results and errors into
-rows: an ApiCall for every attempt, a Claim or CheckIn for every answer, and the certificate's state.
+The client (`certificates.trustedform`) does HTTP only; this module sends through the one door
+(`certificates.leasing`: lease, fence, write-ahead log row) and turns the client's results and errors
+into rows: the API call's answer, a Claim or CheckIn for every answer, and the certificate's state.
 """
 
 from __future__ import annotations
 
+import queue
 import random
 import time
+import uuid
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from certificates.apilog import append_api_call
+from certificates import apilog, leasing
+from certificates.leasing import AlreadyFinal, Fenced, Lease, LeaseHeld
 from certificates.models import CHECK_IN_WINDOW, AccountStatus, ApiCall, Certificate, CheckIn, Claim
+from certificates.redaction import redact
 from certificates.trustedform import (
+    V4,
     CallRecord,
     ClaimResult,
     Lead,
@@ -30,18 +37,14 @@ from certificates.trustedform import (
 )
 from scanning.profiles import scan_terms_for_vendor
 
-# Retries live in the row (design.md §2): capped exponential backoff with jitter.
-RETRY_BASE = timedelta(seconds=30)
+__all__ = ["AlreadyFinal", "ClaimingPaused", "Fenced", "LeaseHeld", "redact"]
+
+# Retries live in the row: capped exponential backoff with jitter.
 RETRY_CAP = timedelta(minutes=30)
-REDACTED = "[redacted]"
 
 
 class ClaimingPaused(Exception):
     """Claiming is paused for the whole account (after a 401/402/403) until an admin resumes it."""
-
-
-class AlreadyFinal(Exception):
-    """The certificate already has a final answer: claims are billable, so it is not claimed again."""
 
 
 @cache
@@ -58,30 +61,53 @@ def get_client() -> TrustedFormClient:
     )
 
 
-def redact(text: str) -> str:
-    """Remove the API key from anything about to be stored or shown (belt and braces: it is never sent back)."""
-    key = settings.TRUSTEDFORM_API_KEY
-    return text.replace(key, REDACTED) if key and text else text
+def _user_or_none(user: Any) -> Any:
+    return user if user is not None and user.is_authenticated else None
 
 
-def record_call(call: CallRecord, *, certificate: Certificate | None, user=None, trigger: str) -> ApiCall:
-    """Append one attempt to the API-call log (hash-chained, append-only: certificates.apilog)."""
-    return append_api_call(
-        created_at=datetime.fromtimestamp(call.started_at, tz=UTC),
-        triggered_by=user if user is not None and user.is_authenticated else None,
-        trigger=trigger,
-        certificate=certificate,
-        operation=call.operation,
-        method=call.method,
-        url=redact(call.url),
-        api_version=call.api_version,
-        request_body=redact(call.request_body),
-        status=call.status,
-        response_body=redact(call.response_body),
-        duration_ms=call.duration_ms,
-        outcome=call.outcome or ApiCall.Outcome.ERROR,
-        error=redact(call.error)[:500],
+def record_call(
+    call: CallRecord,
+    *,
+    certificate: Certificate | None,
+    user: Any = None,
+    trigger: str,
+    result: Claim | CheckIn | None = None,
+) -> ApiCall:
+    """Record one attempt's answer in the API-call log (hash-chained, append-only: certificates.apilog).
+
+    The request was logged before it was sent (`leasing.guard`); its answer completes that row. A call
+    made without the door (none should be) is logged whole.
+    """
+    answer = {
+        "status": call.status,
+        "response_body": redact(call.response_body),
+        "duration_ms": call.duration_ms,
+        "outcome": call.outcome or ApiCall.Outcome.ERROR,
+        "error": redact(call.error)[:500],
+    }
+    return apilog.complete_call(
+        logged_request(call, certificate=certificate, user=user, trigger=trigger), result=result, **answer
     )
+
+
+def logged_request(
+    call: CallRecord, *, certificate: Certificate | None, user: Any = None, trigger: str
+) -> ApiCall:
+    """The log row written for this request before it was sent; written now if the request went out
+    without the door (none should)."""
+    if not isinstance(call.log_ref, ApiCall):
+        call.log_ref = apilog.open_call(
+            created_at=datetime.fromtimestamp(call.started_at, tz=UTC),
+            triggered_by=_user_or_none(user),
+            trigger=trigger[:64],
+            certificate=certificate,
+            operation=call.operation,
+            method=call.method,
+            url=redact(call.url),
+            api_version=call.api_version,
+            request_body=redact(call.request_body),
+        )
+    return call.log_ref
 
 
 def lead_for(certificate: Certificate) -> Lead:
@@ -107,100 +133,184 @@ class ClaimJob:
     lead: Lead
     scans: ScanTerms
     look_first: bool  # the last attempt may have landed: view before claiming again
+    lease: Lease | None
+    trigger: str
+    user: Any = None
+    api_version: str | None = None
+
+    def guard(self) -> leasing.BeforeSend:
+        return leasing.guard(
+            self.lease, certificate_id=self.certificate_id, user=self.user, trigger=self.trigger
+        )
 
 
 @dataclass
 class Attempt:
-    """What one claim attempt produced: an answer or an error, plus any earlier calls it made."""
+    """What one claim attempt produced: an answer, an error, or nothing sent; plus earlier calls it made."""
 
     job: ClaimJob
     result: ClaimResult | None = None
     error: TrustedFormError | None = None
+    fenced: Fenced | None = None
     calls_before: list[CallRecord] = field(default_factory=list)
 
 
-def job_for(certificate: Certificate, *, orphaned_lease: bool = False) -> ClaimJob:
+def job_for(
+    certificate: Certificate,
+    lease: Lease | None,
+    *,
+    trigger: str,
+    user: Any = None,
+    api_version: str | None = None,
+    lead: Lead | None = None,
+) -> ClaimJob:
+    unanswered = ApiCall.objects.filter(certificate=certificate, outcome=ApiCall.Outcome.SENT).exists()
     return ClaimJob(
         certificate_id=certificate.pk,
         cert_url=certificate.cert_url,
-        lead=lead_for(certificate),
+        lead=lead or lead_for(certificate),
         scans=scan_terms_for(certificate),
-        # An expired lease that was never released means its worker died, perhaps mid-request.
-        look_first=certificate.last_attempt_unknown or orphaned_lease,
+        # An orphaned lease or an unanswered request means a sender died, perhaps mid-request.
+        look_first=certificate.last_attempt_unknown or unanswered or bool(lease and lease.orphaned),
+        lease=lease,
+        trigger=trigger[:64],
+        user=user,
+        api_version=api_version,
     )
 
 
-def attempt_claim(client: TrustedFormClient, job: ClaimJob) -> Attempt:
-    """Claim one certificate over HTTP; touches no database, so it can run in any thread.
+def attempt_claim(
+    client: TrustedFormClient, job: ClaimJob, before_send: leasing.BeforeSend | None = None
+) -> Attempt:
+    """Claim one certificate over HTTP, through the door: `before_send` (by default the job's guard, in
+    this thread) fences and logs each request before it leaves. The worker's threads do HTTP only and
+    pass a `before_send` that runs the guard on the writing thread (see `_Gate`).
 
-    After an ambiguous attempt (timeout, reset) it first asks for the claim again (`GET /<id>`): a claim
-    is billed, and the earlier one may have landed (design.md §2).
+    After an ambiguous attempt (timeout, reset, a dead sender) it first asks for the claim again
+    (`GET /<id>`): a claim is billed, and the earlier one may have landed.
     """
     attempt = Attempt(job)
-    if job.look_first:
-        try:
-            attempt.result = client.view(job.cert_url, job.lead)
-            return attempt
-        except TrustedFormError as error:
-            if error.status != 404:
-                attempt.error = error
-                return attempt
-            attempt.calls_before.append(error.call)
+    before_send = before_send or job.guard()
+    version = job.api_version or client.api_version
     try:
+        if job.look_first:
+            try:
+                attempt.result = client.view(job.cert_url, job.lead, before_send=before_send)
+                return attempt
+            except TrustedFormError as error:
+                if error.status != 404:
+                    attempt.error = error
+                    return attempt
+                attempt.calls_before.append(error.call)
         attempt.result = client.claim(
             job.cert_url,
             job.lead,
             scans=job.scans,
-            insights_properties=settings.TRUSTEDFORM_INSIGHTS_PROPERTIES
-            if client.api_version == "4.0"
-            else (),
+            api_version=version,
+            insights_properties=settings.TRUSTEDFORM_INSIGHTS_PROPERTIES if version == V4 else (),
+            before_send=before_send,
         )
     except TrustedFormError as error:
         attempt.error = error
+    except Fenced as fenced:
+        attempt.fenced = fenced
     return attempt
 
 
-def record_attempt(certificate: Certificate, attempt: Attempt, *, user=None, trigger: str) -> Claim | None:
-    """Write one attempt's calls and its effect on the certificate (one thread writes; design.md §2)."""
+def record_attempt(certificate: Certificate, attempt: Attempt, *, current: bool = True) -> Claim | None:
+    """Write one attempt's answers and, if its sender still holds the lease (`current`), its effect on
+    the certificate. One thread writes (the worker's main thread, or the request's)."""
+    job = attempt.job
+    logged = {"certificate": certificate, "user": job.user, "trigger": job.trigger}
     for call in attempt.calls_before:
         if call is not None:
-            record_call(call, certificate=certificate, user=user, trigger=trigger)
+            record_call(call, **logged)
+    if not current:
+        # A late answer to a stale sender: logged as TrustedForm gave it, the certificate left alone.
+        for call in [
+            attempt.result.call if attempt.result else None,
+            attempt.error.call if attempt.error else None,
+        ]:
+            if call is not None:
+                record_call(call, **logged)
+        return None
     if attempt.calls_before:
         certificate.last_attempt_unknown = False  # TrustedForm said it holds no claim of ours
     if attempt.result is not None:
-        return apply_claim_result(certificate, attempt.result, user=user, trigger=trigger)
-    apply_claim_error(certificate, attempt.error, user=user, trigger=trigger)
+        return apply_claim_result(certificate, attempt.result, user=job.user, trigger=job.trigger)
+    if attempt.error is not None:
+        apply_claim_error(certificate, attempt.error, user=job.user, trigger=job.trigger)
     return None
 
 
-def claim_certificate(certificate: Certificate, *, user=None, trigger: str = "web") -> Claim:
-    """Claim one certificate now and record the answer.
+def claim_certificate(
+    certificate: Certificate,
+    *,
+    user: Any = None,
+    trigger: str = "web",
+    api_version: str | None = None,
+    lead: Lead | None = None,
+) -> Claim:
+    """Claim one certificate now, through its lease, and record the answer.
 
-    Raises AlreadyFinal if it already has a final answer, ClaimingPaused if the account is paused, and
-    TrustedFormError (after recording it) when TrustedForm gave no usable answer.
+    Raises AlreadyFinal if it already has a final answer, LeaseHeld if another sender holds it now (a
+    second submit, the worker), ClaimingPaused if the account is paused, and TrustedFormError (after
+    recording it) when TrustedForm gave no usable answer.
     """
     if certificate.is_final:
         raise AlreadyFinal(f"This certificate is already {certificate.get_state_display().lower()}.")
     status = AccountStatus.current()
     if status.claiming_paused:
         raise ClaimingPaused(status.paused_reason)
-    attempt = attempt_claim(get_client(), job_for(certificate))
-    claim = record_attempt(certificate, attempt, user=user, trigger=trigger)
+    lease = leasing.take(certificate, owner=_owner(trigger, user))
+    try:
+        job = job_for(certificate, lease, trigger=trigger, user=user, api_version=api_version, lead=lead)
+        attempt = attempt_claim(get_client(), job)
+        claim = _record_under_lease(certificate, attempt)
+    finally:
+        leasing.release(lease)
+    if attempt.fenced is not None:
+        raise attempt.fenced
     if attempt.error is not None:
         raise attempt.error
+    assert claim is not None
     return claim
 
 
+def _owner(trigger: str, user: Any) -> str:
+    who = getattr(user, "pk", None) or "-"
+    return f"{trigger}:{who}:{uuid.uuid4().hex[:8]}"
+
+
+def _record_under_lease(certificate: Certificate, attempt: Attempt) -> Claim | None:
+    """Write an attempt in one transaction, re-reading the row under its lock to see if it is still ours."""
+    lease = attempt.job.lease
+    with transaction.atomic():
+        current = leasing.holds(lease) if lease is not None else None
+        if current is not None:
+            _refresh(certificate, current)
+        return record_attempt(certificate, attempt, current=lease is None or current is not None)
+
+
+def _refresh(certificate: Certificate, current: Certificate) -> None:
+    for name in REFRESHED_FIELDS:
+        setattr(certificate, name, getattr(current, name))
+
+
 @transaction.atomic
-def apply_claim_result(certificate: Certificate, result: ClaimResult, *, user=None, trigger: str) -> Claim:
+def apply_claim_result(
+    certificate: Certificate, result: ClaimResult, *, user: Any = None, trigger: str
+) -> Claim:
     """Store an answered claim and move the certificate to its new state."""
-    api_call = (
-        record_call(result.call, certificate=certificate, user=user, trigger=trigger) if result.call else None
+    request = (
+        logged_request(result.call, certificate=certificate, user=user, trigger=trigger)
+        if result.call
+        else None
     )
     claim = Claim.objects.create(
         certificate=certificate,
-        api_call=api_call,
-        claimed_by=user if user is not None and user.is_authenticated else None,
+        api_call=request,
+        claimed_by=_user_or_none(user),
         api_version=result.api_version,
         outcome=result.outcome,
         reason=result.reason[:500],
@@ -222,9 +332,10 @@ def apply_claim_result(certificate: Certificate, result: ClaimResult, *, user=No
         verify=result.verify,
         raw_response=result.raw,
     )
+    if result.call:
+        record_call(result.call, certificate=certificate, user=user, trigger=trigger, result=claim)
     now = timezone.now()
     certificate.attempts += 1
-    certificate.lease_owner, certificate.lease_expires_at = "", None
     certificate.last_attempt_unknown = False
     if result.retained:
         certificate.state = Certificate.State.CLAIMED
@@ -241,7 +352,7 @@ def apply_claim_result(certificate: Certificate, result: ClaimResult, *, user=No
         if needs_review(certificate):
             certificate.review_status = Certificate.ReviewStatus.OPEN
     else:
-        # outcome "error" on a 2xx: nothing was retained; try again later (trustedform-api.md §3.7).
+        # outcome "error" on a 2xx: nothing was retained; try again later (API doc §3.7).
         certificate.outcome = result.outcome
         certificate.outcome_reason = result.reason[:500]
         certificate.last_error = f"TrustedForm answered error: {result.reason or 'no reason given'}"[:500]
@@ -260,12 +371,13 @@ def needs_review(certificate: Certificate) -> bool:
 
 
 @transaction.atomic
-def apply_claim_error(certificate: Certificate, error: TrustedFormError, *, user=None, trigger: str) -> None:
+def apply_claim_error(
+    certificate: Certificate, error: TrustedFormError, *, user: Any = None, trigger: str
+) -> None:
     """Store a failed attempt: retry later, pause the account, or give the certificate its final state."""
     if error.call:
         record_call(error.call, certificate=certificate, user=user, trigger=trigger)
     now = timezone.now()
-    certificate.lease_owner, certificate.lease_expires_at = "", None
     certificate.last_error = redact(error.message)[:500]
     certificate.last_attempt_unknown = certificate.last_attempt_unknown or error.unknown
     if error.pauses_account:
@@ -290,7 +402,7 @@ def apply_claim_error(certificate: Certificate, error: TrustedFormError, *, user
 
 def backoff(attempts: int) -> timedelta:
     """Capped exponential backoff with full jitter on the upper half, so retries spread out."""
-    base = getattr(settings, "CLAIM_RETRY_BASE_SECONDS", RETRY_BASE.total_seconds())
+    base = settings.CLAIM_RETRY_BASE_SECONDS
     # Capped before building the timedelta: 2**attempts overflows one after a few dozen attempts.
     ceiling = min(RETRY_CAP.total_seconds(), base * 2 ** min(max(attempts - 1, 0), 32))
     return timedelta(seconds=ceiling / 2 + ceiling / 2 * random.random())
@@ -305,7 +417,7 @@ def pause_claiming(reason: str) -> None:
         status.save()
 
 
-def resume_claiming(*, user) -> None:
+def resume_claiming(*, user: Any) -> None:
     status = AccountStatus.current()
     status.claiming_paused = False
     status.resumed_at = timezone.now()
@@ -313,76 +425,107 @@ def resume_claiming(*, user) -> None:
     status.save()
 
 
-def check_in_certificate(certificate: Certificate, *, user=None, trigger: str = "web") -> CheckIn:
-    """Extend the claim window to 90 days without claiming. Raises TrustedFormError after recording it."""
-    if certificate.is_final:
-        raise AlreadyFinal(f"This certificate is already {certificate.get_state_display().lower()}.")
+def check_in_certificate(certificate: Certificate, *, user: Any = None, trigger: str = "web") -> CheckIn:
+    """Extend the claim window to 90 days without claiming, through the certificate's lease.
+
+    Raises AlreadyFinal, LeaseHeld, Fenced, or TrustedFormError (after recording it).
+    """
+    lease = leasing.take(certificate, owner=_owner(trigger, user))
     try:
-        result = get_client().check_in(certificate.cert_url)
-    except TrustedFormError as error:
+        before_send = leasing.guard(lease, certificate_id=certificate.pk, user=user, trigger=trigger)
+        try:
+            result = get_client().check_in(certificate.cert_url, before_send=before_send)
+        except TrustedFormError as error:
+            with transaction.atomic():
+                if error.call:
+                    record_call(error.call, certificate=certificate, user=user, trigger=trigger)
+                current = leasing.holds(lease)
+                if current is None:
+                    pass
+                elif error.pauses_account:
+                    pause_claiming(redact(error.message))
+                elif error.status in (404, 410):
+                    certificate.state = Certificate.State.EXPIRED
+                    certificate.state_reason = f"TrustedForm: {redact(error.reason)}"[:500]
+                    certificate.save(update_fields=["state", "state_reason"])
+            raise
+        now = timezone.now()
         with transaction.atomic():
-            if error.call:
-                record_call(error.call, certificate=certificate, user=user, trigger=trigger)
-            if error.pauses_account:
-                pause_claiming(redact(error.message))
-            elif error.status in (404, 410):
-                certificate.state = Certificate.State.EXPIRED
-                certificate.state_reason = f"TrustedForm: {redact(error.reason)}"[:500]
-                certificate.save(update_fields=["state", "state_reason"])
-        raise
-    now = timezone.now()
-    with transaction.atomic():
-        api_call = record_call(result.call, certificate=certificate, user=user, trigger=trigger)
-        check_in = CheckIn.objects.create(
-            certificate=certificate,
-            api_call=api_call,
-            checked_in_by=user if user is not None and user.is_authenticated else None,
-            extended_until=now + CHECK_IN_WINDOW,
-        )
-        certificate.checked_in_at = now
-        certificate.claim_deadline = max(certificate.claim_deadline, check_in.extended_until)
-        certificate.save(update_fields=["checked_in_at", "claim_deadline"])
+            check_in = CheckIn.objects.create(
+                certificate=certificate,
+                api_call=logged_request(result.call, certificate=certificate, user=user, trigger=trigger),
+                checked_in_by=_user_or_none(user),
+                extended_until=now + CHECK_IN_WINDOW,
+            )
+            record_call(result.call, certificate=certificate, user=user, trigger=trigger, result=check_in)
+            if leasing.holds(lease) is not None:
+                certificate.checked_in_at = now
+                certificate.claim_deadline = max(certificate.claim_deadline, check_in.extended_until)
+                certificate.save(update_fields=["checked_in_at", "claim_deadline"])
+    finally:
+        leasing.release(lease)
     return check_in
 
 
 def claim_by_url(cert_url: str, lead: Lead, *, api_version: str | None = None, trigger: str) -> ClaimResult:
     """Claim a certificate that need not be in tfdash (scripts and support); the call is still logged.
 
-    Raises InvalidCertificateUrl before any request, and TrustedFormError after recording it.
+    A certificate tfdash holds goes through its lease like any other door (and a final one is not
+    claimed again). Raises InvalidCertificateUrl before any request, AlreadyFinal, LeaseHeld, and
+    TrustedFormError after recording it.
     """
     client = get_client()
-    certificate = Certificate.objects.filter(cert_id=client.certificate(cert_url).cert_id).first()
+    certificate = (
+        Certificate.objects.select_related("vendor")
+        .filter(cert_id=client.certificate(cert_url).cert_id)
+        .first()
+    )
+    if certificate is not None:
+        claim = claim_certificate(certificate, trigger=trigger, api_version=api_version, lead=lead)
+        result = _result_of(claim)
+        return result
+    before_send = leasing.guard(None, certificate_id=None, trigger=trigger)
+    version = api_version or client.api_version
     try:
         result = client.claim(
             cert_url,
             lead,
-            api_version=api_version,
-            insights_properties=settings.TRUSTEDFORM_INSIGHTS_PROPERTIES
-            if (api_version or client.api_version) == "4.0"
-            else (),
+            api_version=version,
+            insights_properties=settings.TRUSTEDFORM_INSIGHTS_PROPERTIES if version == V4 else (),
+            before_send=before_send,
         )
     except TrustedFormError as error:
-        if certificate is not None and not certificate.is_final:
-            apply_claim_error(certificate, error, trigger=trigger)
-        elif error.call:
-            record_call(error.call, certificate=certificate, trigger=trigger)
+        if error.call:
+            record_call(error.call, certificate=None, trigger=trigger)
         raise
-    if certificate is not None and not certificate.is_final:
-        apply_claim_result(certificate, result, trigger=trigger)
-    else:
-        record_call(result.call, certificate=certificate, trigger=trigger)
+    record_call(result.call, certificate=None, trigger=trigger)
     return result
 
 
-def view_claim_again(certificate: Certificate, *, user=None, trigger: str = "web") -> Claim:
+def _result_of(claim: Claim) -> ClaimResult:
+    """The typed result a claim row was made from (re-parsed from TrustedForm's answer as stored)."""
+    from certificates.trustedform import parse_claim_response
+
+    lead = lead_for(claim.certificate)
+    return parse_claim_response(
+        claim.raw_response, status=200, api_version=claim.api_version, lead=lead, scans=None
+    )
+
+
+def view_claim_again(certificate: Certificate, *, user: Any = None, trigger: str = "web") -> Claim:
     """Fetch the claim answer again from TrustedForm (`GET /<id>`) and store it as a claim row."""
+    lease = leasing.take(certificate, owner=_owner(trigger, user), require_pending=False)
     try:
-        result = get_client().view(certificate.cert_url, lead_for(certificate))
-    except TrustedFormError as error:
-        if error.call:
-            record_call(error.call, certificate=certificate, user=user, trigger=trigger)
-        raise
-    return apply_claim_result(certificate, result, user=user, trigger=trigger)
+        before_send = leasing.guard(lease, certificate_id=certificate.pk, user=user, trigger=trigger)
+        try:
+            result = get_client().view(certificate.cert_url, lead_for(certificate), before_send=before_send)
+        except TrustedFormError as error:
+            if error.call:
+                record_call(error.call, certificate=certificate, user=user, trigger=trigger)
+            raise
+        return apply_claim_result(certificate, result, user=user, trigger=trigger)
+    finally:
+        leasing.release(lease)
 
 
 def _insights_json(result: ClaimResult) -> dict:
@@ -397,10 +540,17 @@ def _insights_json(result: ClaimResult) -> dict:
     return data
 
 
-# --- Background claiming (design.md §2) -------------------------------------------------------------
+# --- Background claiming ----------------------------------------------------------------------------
 
-LEASE = timedelta(seconds=120)
-REFRESHED_FIELDS = ["state", "claim_deadline", "checked_in_at", "review_status", "reused", "attempts"]
+REFRESHED_FIELDS = [
+    "state",
+    "claim_deadline",
+    "checked_in_at",
+    "review_status",
+    "reused",
+    "attempts",
+    "last_attempt_unknown",
+]
 
 
 @dataclass
@@ -408,10 +558,13 @@ class WorkStats:
     claimed: int = 0
     retried: int = 0
     final_errors: int = 0
+    not_sent: int = 0  # fenced: the lease was taken over, or the certificate finished meanwhile
     paused: bool = False
 
     def add(self, certificate: Certificate, attempt: Attempt) -> None:
-        if certificate.state == Certificate.State.CLAIMED:
+        if attempt.fenced is not None:
+            self.not_sent += 1
+        elif certificate.state == Certificate.State.CLAIMED:
             self.claimed += 1
         elif certificate.state == Certificate.State.PENDING:
             self.retried += 1
@@ -419,54 +572,61 @@ class WorkStats:
             self.final_errors += 1
 
 
-def lease_due(limit: int, *, owner: str, lease: timedelta | None = None) -> list[tuple[Certificate, bool]]:
-    """Take up to `limit` due certificates, earliest deadline first, for `owner` for a while.
+class _Gate:
+    """Runs the threads' fence checks and write-ahead rows on the writing thread.
 
-    The lease is taken in a short transaction and committed before any HTTP call: SKIP LOCKED on
-    PostgreSQL lets many workers share the table; on SQLite the IMMEDIATE transaction serialises them.
-    A worker that dies leaves leases that simply expire. Returns each certificate with whether its
-    previous lease was orphaned (never released), so that the next attempt looks before claiming.
+    A thread about to send hands its request here and waits; the writing thread runs the guard (one
+    short transaction on its own connection) and lets it go, or raises Fenced in it. So the check is
+    still made immediately before the request leaves, and only one thread ever touches the database:
+    a thread's own connection could not see, or would lock out, the writer's open transaction (SQLite
+    has one writer at a time).
     """
-    if limit <= 0:
-        return []
-    now = timezone.now()
-    with transaction.atomic():
-        due = Certificate.objects.due(now).order_by("claim_deadline", "id")
-        if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True)
-        previous_owner = dict(due.values_list("id", "lease_owner")[:limit])
-        if previous_owner:
-            Certificate.objects.filter(id__in=previous_owner).update(
-                lease_owner=owner, lease_expires_at=now + (lease or lease_duration())
-            )
-    leased = Certificate.objects.filter(id__in=previous_owner).select_related("vendor")
-    return [(c, bool(previous_owner[c.pk])) for c in leased.order_by("claim_deadline", "id")]
 
+    def __init__(self) -> None:
+        self.events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
 
-def lease_duration() -> timedelta:
-    return timedelta(seconds=getattr(settings, "CLAIM_LEASE_SECONDS", LEASE.total_seconds()))
+    def before_send_for(self, job: ClaimJob) -> leasing.BeforeSend:
+        def before_send(call: CallRecord) -> None:
+            cleared: Future[None] = Future()
+            self.events.put(("send", (job, call, cleared)))
+            cleared.result()  # re-raises Fenced: nothing is sent
+
+        return before_send
+
+    def clear(self, job: ClaimJob, call: CallRecord, cleared: Future[None]) -> None:
+        try:
+            job.guard()(call)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread, which raises it
+            cleared.set_exception(exc)
+        else:
+            cleared.set_result(None)
 
 
 def claim_due(*, owner: str, threads: int | None = None, max_seconds: float | None = None) -> WorkStats:
     """Claim due certificates until none is due (or time runs out), keeping the thread pool busy.
 
-    Threads do HTTP only; this thread leases rows and writes every result. At most `threads` requests
-    are out at once, so a 401/402/403 stops the rest: the account is paused, nothing more is leased,
-    and what was leased but not sent is released untouched.
+    Threads do HTTP only; this thread leases rows, clears each request through the door just before it
+    leaves (`_Gate`) and writes every answer. At most `threads` requests are out at once, so a
+    401/402/403 stops the rest: the account is paused, nothing more is leased, and what was leased but
+    not sent is released.
     """
     threads = threads or settings.CLAIM_THREADS
     client = get_client()
     stats = WorkStats()
+    trigger = f"worker {owner}"[:64]
     deadline = time.monotonic() + max_seconds if max_seconds else None
-    leased: deque[tuple[Certificate, bool]] = deque()
+    leased: deque[tuple[Certificate, Lease]] = deque()
     in_flight: dict[Future, Certificate] = {}
+    gate = _Gate()
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="claim") as pool:
 
         def top_up() -> None:
             while not stats.paused and leased and len(in_flight) < threads:
-                certificate, orphaned = leased.popleft()
-                job = job_for(certificate, orphaned_lease=orphaned)
-                in_flight[pool.submit(attempt_claim, client, job)] = certificate
+                certificate, lease = leased.popleft()
+                job = job_for(certificate, lease, trigger=trigger)
+                future = pool.submit(attempt_claim, client, job, gate.before_send_for(job))
+                in_flight[future] = certificate
+                future.add_done_callback(lambda done: gate.events.put(("done", done)))
 
         while True:
             accepting = not stats.paused and (deadline is None or time.monotonic() < deadline)
@@ -475,13 +635,25 @@ def claim_due(*, owner: str, threads: int | None = None, max_seconds: float | No
                     stats.paused = True
                 else:
                     # Lease a pool's worth ahead, so a thread never waits for the database.
-                    leased.extend(lease_due(threads * 2 - len(leased) - len(in_flight), owner=owner))
+                    wanted = threads * 2 - len(leased) - len(in_flight)
+                    leased.extend(leasing.take_due(wanted, owner=trigger))
             if accepting:
                 top_up()
             if not in_flight:
                 break
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            finished = [(in_flight.pop(future), future.result()) for future in done]
+            finished = []
+            kind, event = gate.events.get()
+            while True:
+                if kind == "send":
+                    gate.clear(*event)
+                elif event in in_flight:
+                    finished.append((in_flight.pop(event), event.result()))
+                try:
+                    kind, event = gate.events.get_nowait()
+                except queue.Empty:
+                    break
+            if not finished:
+                continue
             if any(a.error is not None and a.error.pauses_account for _, a in finished):
                 stats.paused = True
             if accepting:
@@ -489,19 +661,23 @@ def claim_due(*, owner: str, threads: int | None = None, max_seconds: float | No
             # One transaction for the answers that came back together: one commit, not one per claim.
             with transaction.atomic():
                 for certificate, attempt in finished:
-                    # Re-read the row: a user may have cancelled or checked it in while the call was out.
-                    certificate.refresh_from_db(fields=REFRESHED_FIELDS)
-                    record_attempt(certificate, attempt, trigger=f"worker {owner}"[:64])
-                    stats.add(certificate, attempt)
-                if attempt.error is not None and attempt.error.pauses_account:
-                    stats.paused = True
-    for certificate, _ in leased:
-        release(certificate)
+                    _write_worker_attempt(certificate, attempt, stats)
+    for _certificate, lease in leased:
+        leasing.release(lease)
     return stats
 
 
-def release(certificate: Certificate) -> None:
-    Certificate.objects.filter(pk=certificate.pk).update(lease_owner="", lease_expires_at=None)
+def _write_worker_attempt(certificate: Certificate, attempt: Attempt, stats: WorkStats) -> None:
+    lease = attempt.job.lease
+    # Re-read the row under its lock: a user may have cancelled or checked it in while the call was
+    # out, or (after a stall) another worker may have taken it over.
+    current = leasing.holds(lease) if lease is not None else None
+    if current is not None:
+        _refresh(certificate, current)
+    record_attempt(certificate, attempt, current=current is not None)
+    stats.add(certificate, attempt)
+    if current is not None and lease is not None:
+        leasing.release(lease)
 
 
 # --- The sweep: what no claim will fix in time -----------------------------------------------------
@@ -541,7 +717,7 @@ def sweep(*, now: datetime | None = None) -> SweepStats:
             try:
                 check_in_certificate(certificate, trigger="sweep")
                 stats.checked_in += 1
-            except (TrustedFormError, AlreadyFinal):
+            except (TrustedFormError, AlreadyFinal, LeaseHeld, Fenced):
                 stats.check_in_errors += 1
     stats.due = Certificate.objects.due(now).count()
     return stats
@@ -556,6 +732,6 @@ def check_in_at_risk(*, user=None, within: timedelta = timedelta(hours=12)) -> S
         try:
             check_in_certificate(certificate, user=user, trigger="check-in-at-risk")
             stats.checked_in += 1
-        except (TrustedFormError, AlreadyFinal):
+        except (TrustedFormError, AlreadyFinal, LeaseHeld, Fenced):
             stats.check_in_errors += 1
     return stats

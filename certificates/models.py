@@ -114,6 +114,9 @@ class Certificate(models.Model):
     last_error = models.CharField(max_length=500, blank=True)
     # The last attempt may have reached TrustedForm (read timeout, reset): look before claiming again.
     last_attempt_unknown = models.BooleanField(default=False)
+    # The fencing token: bumped every time a lease is taken, re-checked before each request leaves, so a
+    # sender whose lease was taken over never sends (certificates.leasing).
+    lease_fence = models.BigIntegerField(default=0)
 
     objects = CertificateQuerySet.as_manager()
 
@@ -148,6 +151,10 @@ class Certificate(models.Model):
     def save(self, *args, **kwargs) -> None:
         if self.claim_deadline is None:
             self.claim_deadline = (self.lead_created_at or self.received_at) + CLAIM_WINDOW
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            # Only certificates.leasing writes the lease: a stale copy saved here must never move a
+            # fence backwards (that would let a stalled sender through).
+            kwargs["update_fields"] = _SAVED_FIELDS
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
@@ -162,11 +169,21 @@ class Certificate(models.Model):
         return self.claim_deadline - timezone.now()
 
 
+LEASE_FIELDS = ("lease_owner", "lease_expires_at", "lease_fence")
+_SAVED_FIELDS = [
+    f.name for f in Certificate._meta.concrete_fields if not f.primary_key and f.name not in LEASE_FIELDS
+]
+
+
 class Claim(models.Model):
     """One answered claim: TrustedForm's parsed result, kept as evidence."""
 
     certificate = models.ForeignKey(Certificate, on_delete=models.CASCADE, related_name="claims")
     api_call = models.OneToOneField("ApiCall", on_delete=models.PROTECT, null=True, related_name="claim")
+    # The call this answer came from, as the hash chain knows it: `verify_api_log` checks that the call
+    # still exists with this hash and that its recorded result digest matches this row.
+    api_call_seq = models.BigIntegerField(null=True, blank=True, editable=False)
+    api_call_hash = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     api_version = models.CharField(max_length=8)
@@ -199,6 +216,8 @@ class CheckIn(models.Model):
 
     certificate = models.ForeignKey(Certificate, on_delete=models.CASCADE, related_name="check_ins")
     api_call = models.OneToOneField("ApiCall", on_delete=models.PROTECT, null=True, related_name="check_in")
+    api_call_seq = models.BigIntegerField(null=True, blank=True, editable=False)
+    api_call_hash = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     checked_in_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
@@ -242,6 +261,7 @@ class ApiCall(models.Model):
     """
 
     class Outcome(models.TextChoices):
+        SENT = "sent", "Sent, no answer recorded"
         OK = "ok", "Answered"
         ERROR = "error", "Error"
         UNKNOWN = "unknown", "Unknown (may have been processed)"
@@ -265,12 +285,24 @@ class ApiCall(models.Model):
     duration_ms = models.PositiveIntegerField(default=0)
     outcome = models.CharField(max_length=16, choices=Outcome)
     error = models.CharField(max_length=500, blank=True)
-    # The hash chain (certificates.apilog).
+    # The lease's fencing token the sender held when the row was written (certificates.leasing).
+    fence = models.BigIntegerField(null=True, blank=True, editable=False)
+    answered_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The hash chain (certificates.apilog). Version 2 rows take two places in it: the request (`seq`,
+    # `row_hash`), written before it is sent, and the answer (`answer_seq`, `answer_hash`), written after.
+    hash_version = models.PositiveSmallIntegerField(default=2, editable=False)
     seq = models.BigIntegerField(unique=True, editable=False)
-    body_sha256 = models.CharField(max_length=64, editable=False)
+    body_sha256 = models.CharField(max_length=64, editable=False)  # version 1: both bodies together
+    request_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    response_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    # What the answer produced (the Claim or CheckIn row), so the pages' copy can be checked against it.
+    result_sha256 = models.CharField(max_length=64, blank=True, editable=False)
     bodies_pruned_at = models.DateTimeField(null=True, blank=True, editable=False)
     prev_hash = models.CharField(max_length=64, editable=False)
     row_hash = models.CharField(max_length=64, editable=False)
+    answer_seq = models.BigIntegerField(null=True, blank=True, unique=True, editable=False)
+    answer_prev_hash = models.CharField(max_length=64, blank=True, editable=False)
+    answer_hash = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = ApiCallQuerySet.as_manager()
 
@@ -293,6 +325,11 @@ class ApiCall(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AppendOnlyError(f"API call {self.pk} cannot be deleted; the log is append-only.")
+
+    @property
+    def awaiting_answer(self) -> bool:
+        """Written before sending, with no answer recorded (the sender stopped, or it is still out)."""
+        return self.outcome == self.Outcome.SENT
 
 
 class ApiLogHead(models.Model):

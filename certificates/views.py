@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django_filters.views import FilterView
-from django_tables2 import LazyPaginator, RequestConfig, SingleTableMixin
+from django_tables2 import RequestConfig, SingleTableMixin
 
 from certificates import claiming, evidence, exporting, reports, reviewing
 from certificates.filters import CertificateFilter
@@ -18,6 +18,7 @@ from certificates.masking import CONTACT_PERMISSION, may_see_contact
 from certificates.models import ApiCall, Certificate, EvidenceExport, Review, Vendor
 from certificates.tables import ApiCallTable, CertificateTable, ReviewQueueTable
 from certificates.trustedform import TrustedFormError
+from tfdash.paginators import LazyPaginator  # bounded: a huge ?page= or ?per_page= gets a page
 
 PER_PAGE = 50
 
@@ -219,7 +220,7 @@ def check_in(request: HttpRequest, pk: int) -> HttpResponse:
     certificate = get_object_or_404(Certificate, pk=pk)
     try:
         done = claiming.check_in_certificate(certificate, user=request.user)
-    except (claiming.AlreadyFinal, TrustedFormError) as exc:
+    except (claiming.AlreadyFinal, claiming.LeaseHeld, claiming.Fenced, TrustedFormError) as exc:
         messages.error(request, f"Not checked in. {exc}")
     else:
         messages.success(
@@ -234,6 +235,8 @@ def view_again(request: HttpRequest, pk: int) -> HttpResponse:
     certificate = get_object_or_404(Certificate, pk=pk)
     try:
         claiming.view_claim_again(certificate, user=request.user)
+    except (claiming.LeaseHeld, claiming.Fenced) as exc:
+        messages.info(request, f"Not fetched. {exc}")
     except TrustedFormError as exc:
         messages.error(request, f"Could not fetch the claim again. {exc}")
     else:
@@ -261,6 +264,8 @@ def _claim_and_redirect(request: HttpRequest, certificate: Certificate) -> HttpR
         messages.info(
             request, f"Not claimed again: {exc} Claims are billed, so tfdash claims each certificate once."
         )
+    except (claiming.LeaseHeld, claiming.Fenced) as exc:
+        messages.info(request, f"Not sent again: {exc} Claims are billed, so tfdash sends each claim once.")
     except claiming.ClaimingPaused as exc:
         messages.error(
             request, f"Claiming is paused for the account: {exc} The certificate is kept as pending."

@@ -52,18 +52,19 @@ def raw_sql(sql: str, *params) -> None:
         cursor.execute(sql.replace("TABLE", ApiCall._meta.db_table), params)
 
 
-def test_each_row_is_chained_to_the_one_before():
+def test_each_request_and_answer_is_chained_to_the_entry_before():
     calls = log_calls(3)
 
-    assert [c.seq for c in calls] == [1, 2, 3]
+    assert [(c.seq, c.answer_seq) for c in calls] == [(1, 2), (3, 4), (5, 6)]
     assert calls[0].prev_hash == apilog.GENESIS
-    assert calls[1].prev_hash == calls[0].row_hash and calls[2].prev_hash == calls[1].row_hash
-    assert len({c.row_hash for c in calls}) == 3
-    assert ApiLogHead.objects.get().last_hash == calls[2].row_hash
+    assert calls[0].answer_prev_hash == calls[0].row_hash
+    assert calls[1].prev_hash == calls[0].answer_hash and calls[2].prev_hash == calls[1].answer_hash
+    assert len({c.row_hash for c in calls} | {c.answer_hash for c in calls}) == 6
+    assert ApiLogHead.objects.get().last_hash == calls[2].answer_hash
     assert verify() == (
         0,
-        f"API-call log intact: 3 rows\nHead hash: {calls[2].row_hash} "
-        "(keep it elsewhere to pin the log as of now)\n",
+        f"API-call log intact: 3 rows\nHead: 6:{calls[2].answer_hash} "
+        "(keep it elsewhere; --expect it later to pin the log as of now)\n",
     )
 
 
@@ -81,7 +82,10 @@ def test_a_row_changed_with_raw_sql_is_named(column, value):
 
     code, message = verify()
     assert code == 1
-    assert f"row #3 (API call id {calls[2].pk}, claim at" in message
+    assert (
+        f"(the {'request of' if column == 'created_at' else 'answer to'} API call id {calls[2].pk}, claim at"
+        in message
+    )
     assert "was altered: its fields no longer match its hash" in message
     assert "after 2 good rows" in message
 
@@ -93,7 +97,9 @@ def test_a_changed_body_is_named():
 
     code, message = verify()
     assert code == 1
-    assert f"row #2 (API call id {calls[1].pk}" in message and "request or response body changed" in message
+    assert (
+        f"entry #4 (the answer to API call id {calls[1].pk}" in message and "response body changed" in message
+    )
 
 
 def test_a_row_rehashed_by_someone_who_knows_the_algorithm_breaks_the_next_link():
@@ -101,16 +107,16 @@ def test_a_row_rehashed_by_someone_who_knows_the_algorithm_breaks_the_next_link(
     forged = ApiCall.objects.get(pk=calls[1].pk)
     forged.status = 500
     raw_sql(
-        "UPDATE TABLE SET status = 500, row_hash = %s WHERE id = %s",
-        apilog.compute_row_hash(forged),
+        "UPDATE TABLE SET status = 500, answer_hash = %s WHERE id = %s",
+        apilog.compute_answer_hash(forged),
         forged.pk,
     )
 
     code, message = verify()
 
     assert code == 1
-    assert f"row #3 (API call id {calls[2].pk}" in message
-    assert f"does not follow row #2 (API call id {calls[1].pk}" in message
+    assert f"entry #5 (the request of API call id {calls[2].pk}" in message
+    assert f"does not follow entry #4 (the answer to API call id {calls[1].pk}" in message
 
 
 def test_a_row_deleted_with_raw_sql_is_named():
@@ -120,9 +126,9 @@ def test_a_row_deleted_with_raw_sql_is_named():
 
     code, message = verify()
     assert code == 1
-    assert "row #2 removed" in message
-    assert f"jumps after row #1 (API call id {calls[0].pk}" in message
-    assert f"to row #3 (API call id {calls[2].pk}" in message
+    assert "entries #3-#4 removed" in message
+    assert f"jumps after entry #2 (the answer to API call id {calls[0].pk}" in message
+    assert f"to entry #5 (the request of API call id {calls[2].pk}" in message
 
 
 def test_rows_deleted_from_the_end_are_named():
@@ -132,7 +138,7 @@ def test_rows_deleted_from_the_end_are_named():
 
     code, message = verify()
     assert code == 1
-    assert "rows #3-#4 removed: the log ends at row #2" in message
+    assert "entries #5-#8 removed: the log ends at entry #4 (the answer to API call id" in message
 
 
 def test_the_model_refuses_to_change_or_delete_a_logged_call():
@@ -155,7 +161,7 @@ def test_a_plain_create_joins_the_chain_too():
     log_calls(1)
     ApiCall.objects.create(operation="view", method="GET", url="https://cert.trustedform.com/x", outcome="ok")
 
-    assert ApiCall.objects.order_by("seq").last().seq == 2
+    assert (ApiCall.objects.order_by("seq").last().seq, ApiLogHead.objects.get().last_seq) == (3, 4)
     assert verify()[0] == 0
 
 
@@ -213,7 +219,13 @@ def test_concurrent_writers_keep_one_chain():
         t.join()
 
     assert errors == []
-    assert list(ApiCall.objects.order_by("seq").values_list("seq", flat=True)) == list(range(1, 41))
+    entries = sorted(
+        [
+            *ApiCall.objects.values_list("seq", flat=True),
+            *ApiCall.objects.values_list("answer_seq", flat=True),
+        ]
+    )
+    assert entries == list(range(1, 81))
     code, message = verify()
     assert code == 0 and "API-call log intact: 40 rows" in message
 
@@ -239,7 +251,7 @@ def test_pruning_blanks_old_bodies_and_keeps_the_chain_valid(settings):
         pruned = ApiCall.objects.get(pk=call.pk)
         assert (pruned.request_body, pruned.response_body) == ("", "")
         assert pruned.bodies_pruned_at is not None
-        assert pruned.body_sha256 == call.body_sha256
+        assert (pruned.request_sha256, pruned.response_sha256) == (call.request_sha256, call.response_sha256)
     assert ApiCall.objects.get(pk=recent[0].pk).request_body == '{"attempt": 0}'
     assert verify()[0] == 0
 
@@ -251,4 +263,4 @@ def test_a_pruned_row_still_shows_when_its_other_fields_change():
 
     raw_sql("UPDATE TABLE SET outcome = 'error' WHERE id = %s", first.pk)
 
-    assert "row #1" in verify()[1]
+    assert "entry #2 (the answer to API call id" in verify()[1]

@@ -7,6 +7,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from certificates import apilog
+from certificates.models import ApiCall
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,11 +45,50 @@ def test_the_migration_chains_existing_rows_in_the_order_they_were_made():
         ApiCall = new_apps.get_model("certificates", "ApiCall")
         ApiLogHead = new_apps.get_model("certificates", "ApiLogHead")
         order = list(ApiCall.objects.order_by("seq").values_list("id", flat=True))
-        result = apilog.verify()
         last = ApiCall.objects.get(seq=3)
     finally:
         call_command("migrate", verbosity=0)  # leave the schema as the other tests expect it
+    # Verified by today's code, on today's schema: rows chained then keep their whole-row hash.
+    result = apilog.verify()
 
     assert order == [made[0].pk, made[2].pk, made[1].pk]
     assert result.intact and result.rows == 3, result.problem
     assert ApiLogHead.objects.get().last_hash == last.row_hash
+
+
+def test_rows_pruned_before_pruning_was_chained_get_a_pruning_entry_and_still_verify():
+    old_apps = migrate([("certificates", "0010_intake_rate_window")])
+    OldApiCall = old_apps.get_model("certificates", "ApiCall")
+    OldApiLogHead = old_apps.get_model("certificates", "ApiLogHead")
+    pruned_at, prev, seq = timezone.now(), apilog.GENESIS, 0
+    for minutes in (90, 60, 30):
+        seq += 1
+        call = OldApiCall(
+            created_at=pruned_at - timezone.timedelta(days=400, minutes=minutes),
+            trigger="worker",
+            operation="claim",
+            method="POST",
+            url="https://cert.trustedform.com/x",
+            request_body="{}",
+            status=200,
+            response_body='{"outcome": "success"}',
+            outcome="ok",
+            seq=seq,
+            prev_hash=prev,
+        )
+        call.body_sha256 = apilog.body_digest(call.request_body, call.response_body)
+        call.row_hash = apilog.compute_row_hash(call)
+        call.request_body = call.response_body = ""  # pruned the old way: only the flag said so
+        call.bodies_pruned_at = pruned_at if minutes > 30 else None
+        if call.bodies_pruned_at is None:
+            call.request_body, call.response_body = "{}", '{"outcome": "success"}'
+        call.save(force_insert=True)
+        prev = call.row_hash
+    OldApiLogHead.objects.create(pk=1, last_seq=seq, last_hash=prev)
+    call_command("migrate", verbosity=0)
+
+    result = apilog.verify()
+    entry = ApiCall.objects.get(operation=apilog.PRUNE_OPERATION)
+
+    assert result.intact and result.rows == 4, result.problem
+    assert entry.seq == 4 and '"rows": 2' in entry.request_body

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from certificates import claiming
+from certificates import claiming, leasing
 from certificates.models import AccountStatus, ApiCall, Certificate
 from tests.factories import make_certificate, make_vendor
 
@@ -78,24 +78,24 @@ def test_leases_go_earliest_deadline_first_and_are_not_taken_twice(tf_api):
     early = make_certificate(vendor=vendor)
     Certificate.objects.filter(pk=early.pk).update(claim_deadline=timezone.now() + timedelta(hours=1))
 
-    first = claiming.lease_due(1, owner="a")
-    second = claiming.lease_due(5, owner="b")
+    first = leasing.take_due(1, owner="a")
+    second = leasing.take_due(5, owner="b")
 
     assert [c.pk for c, _ in first] == [early.pk]
     assert [c.pk for c, _ in second] == [late.pk]
-    assert claiming.lease_due(5, owner="c") == []
+    assert leasing.take_due(5, owner="c") == []
 
 
 def test_an_expired_lease_of_a_dead_worker_is_taken_over_and_looked_up_first(tf_api):
     [certificate] = pending_from_sandbox(tf_api, 1)
-    claiming.lease_due(1, owner="dead-worker")
+    [(_, dead)] = leasing.take_due(1, owner="dead-worker")
     Certificate.objects.update(lease_expires_at=timezone.now() - timedelta(seconds=1))
 
-    [(leased, orphaned)] = claiming.lease_due(1, owner="new-worker")
+    [(leased, lease)] = leasing.take_due(1, owner="new-worker")
 
     assert leased.pk == certificate.pk
-    assert orphaned
-    assert claiming.job_for(leased, orphaned_lease=orphaned).look_first
+    assert lease.orphaned and lease.fence == dead.fence + 1
+    assert claiming.job_for(leased, lease, trigger="worker new").look_first
 
 
 def test_a_server_error_is_retried_from_the_row_until_claimed(tf_api, settings):

@@ -20,7 +20,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from certificates import claiming, reviewing, rollups
+from certificates import claiming, leasing, reviewing, rollups
 from certificates.importing import LeadImporter, cancel_batch
 from certificates.models import (
     AccountStatus,
@@ -231,10 +231,10 @@ def test_a_bulk_update_marks_the_old_and_the_new_day():
 
 
 def test_a_lease_marks_nothing():
-    certificate = make_certificate()
+    make_certificate()
     rollups.refresh_dirty()
-    claiming.lease_due(10, owner="test-worker")
-    claiming.release(certificate)
+    [(_, lease)] = leasing.take_due(10, owner="test-worker")
+    leasing.release(lease)
     assert not RollupDirty.objects.exists()
 
 

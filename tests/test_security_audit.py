@@ -187,13 +187,13 @@ def test_a_tampered_api_log_shows_as_broken_on_the_audit_page(client):
             outcome="ok",
         )
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {ApiCall._meta.db_table} SET status = 500 WHERE seq = 2")  # noqa: S608
+        cursor.execute(f"UPDATE {ApiCall._meta.db_table} SET status = 500 WHERE seq = 3")  # noqa: S608
     client.force_login(make_user("admin"))
 
     page = client.post(reverse("audit-verify"), follow=True).content.decode()
 
     assert "broken</span> after 1 good row" in page
-    assert "row #2" in page
+    assert "entry #4 (the answer to API call id" in page
 
 
 def test_the_verify_command_records_its_result_for_the_audit_page(client):

@@ -205,12 +205,15 @@ def request_verification(user) -> tuple[ApiLogVerification, bool]:
     return verification, True
 
 
-def run_verification(verification: ApiLogVerification) -> ApiLogVerification:
-    """Walk the whole chain (certificates.apilog.verify) and store what it found."""
+def run_verification(
+    verification: ApiLogVerification, *, expect: tuple[int, str] | None = None
+) -> apilog.Verification:
+    """Walk the whole chain (certificates.apilog.verify), store what it found on `verification`, and
+    return the result (with the head as `SEQ:HASH`, to keep elsewhere)."""
     verification.state = ApiLogVerification.State.RUNNING
     verification.save(update_fields=["state"])
     try:
-        result = apilog.verify()
+        result = apilog.verify(expect=expect)
     except Exception as exc:
         verification.state, verification.problem = ApiLogVerification.State.FAILED, str(exc)[:500]
         verification.finished_at = timezone.now()
@@ -221,4 +224,4 @@ def run_verification(verification: ApiLogVerification) -> ApiLogVerification:
     verification.head_hash = result.head_hash
     verification.finished_at = timezone.now()
     verification.save()
-    return verification
+    return result

@@ -14,5 +14,5 @@ def verify_api_log(verification_id: int) -> dict:
     ).first()
     if verification is None:
         return {"skipped": verification_id}
-    verification = audit.run_verification(verification)
-    return {"state": verification.state, "rows": verification.rows}
+    result = audit.run_verification(verification)
+    return {"state": verification.state, "rows": result.rows}

@@ -6,7 +6,7 @@ import ipaddress
 import json
 import time
 import urllib.parse
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import requests
@@ -37,6 +37,10 @@ from certificates.trustedform.wire import (
     v4_claim_body,
     v4_insights_body,
 )
+
+# Called with the record of a request just before it leaves, e.g. to log it first (write-ahead) or to
+# re-check that the caller may still send it. Whatever it raises stops the request: nothing is sent.
+type BeforeSend = Callable[[CallRecord], None]
 
 
 class TrustedFormClient:
@@ -97,6 +101,7 @@ class TrustedFormClient:
         insights_properties: Sequence[str] = (),
         verify: VerifyCriteria | None = None,
         api_version: str | None = None,
+        before_send: BeforeSend | None = None,
     ) -> ClaimResult:
         """Claim (retain) a certificate with the lead's data, page-scan terms and, in v4, insights and verify.
 
@@ -109,7 +114,7 @@ class TrustedFormClient:
             body = v4_claim_body(lead, scans, insights_properties, verify)
         else:
             body = v3_claim_body(lead, scans)
-        response, call = self._send("claim", "POST", ref, version, body)
+        response, call = self._send("claim", "POST", ref, version, body, before_send=before_send)
         if response.status_code not in (200, 201):
             raise error_for_response(response, call)
         data = json_object(response, call)
@@ -119,13 +124,15 @@ class TrustedFormClient:
         result.call = call
         return result
 
-    def view(self, cert_url: str, lead: Lead | None = None) -> ClaimResult:
+    def view(
+        self, cert_url: str, lead: Lead | None = None, *, before_send: BeforeSend | None = None
+    ) -> ClaimResult:
         """Fetch the claim response again (`GET /<id>`), e.g. when the original answer was lost.
 
         Raises TrustedFormError (404 when this account never claimed it).
         """
         ref = self.certificate(cert_url)
-        response, call = self._send("view", "GET", ref, V3, None)
+        response, call = self._send("view", "GET", ref, V3, None, before_send=before_send)
         if response.status_code != 200:
             raise error_for_response(response, call)
         result = parse_claim_response(
@@ -134,13 +141,15 @@ class TrustedFormClient:
         result.call = call
         return result
 
-    def check_in(self, cert_url: str) -> CheckInResult:
+    def check_in(self, cert_url: str, *, before_send: BeforeSend | None = None) -> CheckInResult:
         """Extend the claim window to 90 days without claiming (`POST /<id>/check_in`).
 
         Raises TrustedFormError, e.g. 404 when the certificate has already expired.
         """
         ref = self.certificate(cert_url)
-        response, call = self._send("check_in", "POST", ref, V3, None, suffix="/check_in")
+        response, call = self._send(
+            "check_in", "POST", ref, V3, None, suffix="/check_in", before_send=before_send
+        )
         if response.status_code != 200:
             raise error_for_response(response, call)
         return CheckInResult(status=200, raw=json_object(response, call, allow_empty=True), call=call)
@@ -202,6 +211,7 @@ class TrustedFormClient:
         *,
         suffix: str = "",
         authenticate: bool = True,
+        before_send: BeforeSend | None = None,
     ) -> tuple[requests.Response, CallRecord]:
         # The URL is rebuilt from the validated id: the raw URL the vendor sent is never requested.
         url = f"{self.api_base}/{urllib.parse.quote(ref.cert_id, safe='.-_')}{suffix}"
@@ -219,6 +229,8 @@ class TrustedFormClient:
             # A POST without Content-Type gets an opaque 400 from TrustedForm (§2.1).
             headers["Content-Type"] = "application/json"
         auth = ("API", self._key) if authenticate else None
+        if before_send is not None:
+            before_send(call)
         started = time.perf_counter()
         try:
             response = self.session.request(

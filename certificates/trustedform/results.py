@@ -22,6 +22,8 @@ class CallRecord:
     response_body: str = ""
     outcome: str = ""  # ok | error | unknown (the request may have reached the server)
     error: str = ""
+    # The caller's handle on the log row it wrote for this request before it was sent (see BeforeSend).
+    log_ref: Any = None
 
 
 @dataclass

@@ -32,6 +32,9 @@ class Command(BaseCommand):
             result = claiming.claim_by_url(url, lead, api_version=version, trigger="command")
         except InvalidCertificateUrl as exc:
             self._fail(json, {"status": None, "reason": exc.reason, "retryable": False})
+        except (claiming.AlreadyFinal, claiming.LeaseHeld, claiming.Fenced) as exc:
+            # Nothing was sent: claims are billed, and tfdash claims each certificate once.
+            self._fail(json, {"status": None, "reason": str(exc), "retryable": False})
         except TrustedFormError as exc:
             self._fail(json, exc.as_dict())
         if json:

@@ -1,0 +1,196 @@
+"""Leases and fencing: the one door through which every claim, look-up and check-in is sent.
+
+Claims are billed, so a certificate must be claimed once whatever door asks (the claim form, "Claim
+now", bulk actions, the worker, the scheduler, commands) and whatever crashes or stalls. Rows are the
+truth, so the door is in the certificate's row:
+
+1. **Lease.** A sender takes the row's lease in a short transaction (the row locked FOR UPDATE, or
+   SKIP LOCKED for the worker, on PostgreSQL; SQLite's IMMEDIATE transactions serialise writers) and
+   commits before any HTTP. Taking a lease bumps `lease_fence`, the fencing token. A second sender finds
+   the live lease and reports it (`LeaseHeld`) instead of sending; a final state refuses (`AlreadyFinal`).
+   A lease whose sender died simply expires and is taken over by the next one.
+2. **Fence, then write ahead.** Immediately before a request leaves, `guard` re-reads the row in a
+   transaction: if its fence is no longer the sender's (the lease was taken over while the sender was
+   stalled: a GC pause, a frozen VM) or the certificate was finished or cancelled meanwhile, it raises
+   `Fenced` and nothing is sent. Otherwise it writes the API-call row (chained, "sent", carrying the
+   fence) in that same transaction and renews the lease. So the log holds every request that may have
+   reached TrustedForm, and a taken-over lease costs at most a look-up, never a second claim.
+3. **Results under the fence.** An answer changes the certificate only while the sender still holds
+   the fence; a late answer to a stale sender is logged and changes nothing.
+
+The one window left is the instant between the guard's commit and the bytes leaving: a stall exactly
+there, longer than a lease, is resolved by the next sender's look-up (`GET /<id>`), as for a crash.
+
+Only this module writes the lease columns (Certificate.save() leaves them alone), so a stale copy of a
+row saved elsewhere can never move a fence backwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from certificates import apilog
+from certificates.models import Certificate
+from certificates.redaction import redact
+from certificates.trustedform import CallRecord
+from certificates.trustedform.client import BeforeSend
+
+
+class AlreadyFinal(Exception):
+    """The certificate already has a final answer: claims are billable, so it is not claimed again."""
+
+
+class LeaseHeld(Exception):
+    """Another sender (the worker, a colleague, a second submit) holds the certificate's lease now."""
+
+    def __init__(self, owner: str, expires_at: datetime | None) -> None:
+        self.owner, self.expires_at = owner, expires_at
+        who = describe_owner(owner)
+        super().__init__(
+            f"{who} is already sending this certificate's request; nothing more was sent. "
+            "Its answer appears on the certificate's page when it arrives."
+        )
+
+
+class Fenced(Exception):
+    """The sender's lease was taken over, or the certificate finished meanwhile: the request was not sent."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    certificate_id: int
+    owner: str
+    fence: int
+    # The previous lease was never released: its sender may have died mid-request, so look first.
+    orphaned: bool = False
+
+
+def describe_owner(owner: str) -> str:
+    if owner.startswith("worker"):
+        return "The background worker"
+    if owner.startswith("sweep"):
+        return "The scheduler's check-in"
+    return "Another request (a colleague, or a second click)"
+
+
+def lease_duration() -> timedelta:
+    return timedelta(seconds=settings.CLAIM_LEASE_SECONDS)
+
+
+def _rows(pk: Any = None, *, skip_locked: bool = False) -> QuerySet[Certificate]:
+    rows = Certificate.objects.all() if pk is None else Certificate.objects.filter(pk=pk)
+    if connection.features.has_select_for_update:
+        rows = rows.select_for_update(
+            skip_locked=skip_locked and connection.features.has_select_for_update_skip_locked
+        )
+    return rows
+
+
+def take(certificate: Certificate, *, owner: str, require_pending: bool = True) -> Lease:
+    """Take one certificate's lease for a manual door (form, "Claim now", command, sweep).
+
+    Raises AlreadyFinal when it is no longer pending (unless `require_pending` is false, for a look-up
+    of a finished claim) and LeaseHeld when a live lease is someone else's.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        row = _rows(certificate.pk).values("state", "lease_owner", "lease_expires_at", "lease_fence").get()
+        if require_pending and row["state"] != Certificate.State.PENDING:
+            label = Certificate.State(row["state"]).label.lower()
+            raise AlreadyFinal(f"This certificate is already {label}.")
+        if row["lease_owner"] and row["lease_expires_at"] and row["lease_expires_at"] > now:
+            raise LeaseHeld(row["lease_owner"], row["lease_expires_at"])
+        fence = row["lease_fence"] + 1
+        Certificate.objects.filter(pk=certificate.pk).update(
+            lease_owner=owner[:64], lease_expires_at=now + lease_duration(), lease_fence=fence
+        )
+    certificate.lease_owner, certificate.lease_fence = owner[:64], fence
+    return Lease(certificate.pk, owner[:64], fence, orphaned=bool(row["lease_owner"]))
+
+
+def take_due(limit: int, *, owner: str, now: datetime | None = None) -> list[tuple[Certificate, Lease]]:
+    """Take up to `limit` due certificates for the worker, earliest deadline first.
+
+    SKIP LOCKED on PostgreSQL lets many workers share the table; on SQLite the IMMEDIATE transaction
+    serialises them. A worker that dies leaves leases that simply expire.
+    """
+    if limit <= 0:
+        return []
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = Certificate.objects.due(now).order_by("claim_deadline", "id")
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        previous_owner = dict(due.values_list("id", "lease_owner")[:limit])
+        if not previous_owner:
+            return []
+        Certificate.objects.filter(id__in=previous_owner).update(
+            lease_owner=owner[:64], lease_expires_at=now + lease_duration(), lease_fence=F("lease_fence") + 1
+        )
+        leased = list(
+            Certificate.objects.filter(id__in=previous_owner)
+            .select_related("vendor")
+            .order_by("claim_deadline", "id")
+        )
+    return [(c, Lease(c.pk, owner[:64], c.lease_fence, orphaned=bool(previous_owner[c.pk]))) for c in leased]
+
+
+def holds(lease: Lease, *, locked: bool = True) -> Certificate | None:
+    """The certificate, re-read (locked inside a transaction), if `lease` is still its current one."""
+    rows = _rows(lease.certificate_id) if locked else Certificate.objects.filter(pk=lease.certificate_id)
+    certificate = rows.select_related("vendor").first()
+    if certificate is None or (certificate.lease_fence, certificate.lease_owner) != (
+        lease.fence,
+        lease.owner,
+    ):
+        return None
+    return certificate
+
+
+def release(lease: Lease) -> None:
+    """Give the lease back, unless it was taken over meanwhile (then it is not ours to clear)."""
+    Certificate.objects.filter(
+        pk=lease.certificate_id, lease_fence=lease.fence, lease_owner=lease.owner
+    ).update(lease_owner="", lease_expires_at=None)
+
+
+def guard(lease: Lease | None, *, certificate_id: int | None, user: Any = None, trigger: str) -> BeforeSend:
+    """The client's last step before a request leaves: check the fence and write the log row first.
+
+    Without a lease (a command claiming a certificate tfdash does not hold) only the write-ahead applies.
+    """
+
+    def before_send(call: CallRecord) -> None:
+        with transaction.atomic():
+            if lease is not None:
+                row = _rows(lease.certificate_id).values("lease_fence", "lease_owner", "state").first()
+                if row is None or (row["lease_fence"], row["lease_owner"]) != (lease.fence, lease.owner):
+                    raise Fenced("The lease was taken over by another sender; this request was not sent.")
+                if call.operation in ("claim", "check_in") and row["state"] != Certificate.State.PENDING:
+                    raise Fenced(
+                        "The certificate was finished or cancelled meanwhile; this request was not sent."
+                    )
+                Certificate.objects.filter(pk=lease.certificate_id).update(
+                    lease_expires_at=timezone.now() + lease_duration()
+                )
+            call.log_ref = apilog.open_call(
+                created_at=timezone.now(),
+                triggered_by=user if user is not None and user.is_authenticated else None,
+                trigger=trigger[:64],
+                certificate_id=certificate_id,
+                operation=call.operation,
+                method=call.method,
+                url=redact(call.url),
+                api_version=call.api_version,
+                request_body=redact(call.request_body),
+                fence=lease.fence if lease is not None else None,
+            )
+
+    return before_send
