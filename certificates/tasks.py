@@ -22,7 +22,12 @@ def claim_due_certificates() -> dict:
     """Claim everything that is due, with this worker's thread pool."""
     stats = claiming.claim_due(owner=worker_name())
     rollups.refresh_dirty()
-    return {"claimed": stats.claimed, "retried": stats.retried, "final_errors": stats.final_errors}
+    return {
+        "claimed": stats.claimed,
+        "retried": stats.retried,
+        "final_errors": stats.final_errors,
+        "not_sent": stats.not_sent,
+    }
 
 
 def wake_claimer() -> None:
