@@ -680,6 +680,40 @@ def _write_worker_attempt(certificate: Certificate, attempt: Attempt, stats: Wor
         leasing.release(lease)
 
 
+# --- Claiming a selection ---------------------------------------------------------------------------
+
+
+@dataclass
+class QueuedClaims:
+    """What "Claim selected" did with each certificate it was given."""
+
+    queued: int = 0  # made due now: the worker claims them through their leases
+    in_flight: int = 0  # a sender holds the lease right now: it will answer, nothing more is sent
+    final: int = 0  # already claimed, expired, not claimable or cancelled: not sent again
+
+
+def queue_claims(certificate_ids: list[int]) -> QueuedClaims:
+    """Make the selected pending certificates due now and wake the worker.
+
+    A bulk action does not claim in the web request (thousands of claims would outlast it): it puts the
+    certificates first in the worker's queue, whose leases make sure each is sent once.
+    """
+    now = timezone.now()
+    selected = Certificate.objects.filter(pk__in=certificate_ids)
+    done = QueuedClaims()
+    with transaction.atomic():
+        pending = selected.filter(state=Certificate.State.PENDING)
+        done.final = selected.count() - pending.count()
+        in_flight = pending.filter(lease_expires_at__gt=now).exclude(lease_owner="")
+        done.in_flight = in_flight.count()
+        done.queued = pending.exclude(pk__in=in_flight.values("pk")).update(next_attempt_at=now)
+    if done.queued:
+        from certificates.tasks import wake_claimer  # the tasks module runs this one's work
+
+        transaction.on_commit(wake_claimer)
+    return done
+
+
 # --- The sweep: what no claim will fix in time -----------------------------------------------------
 
 # Normal claims happen within seconds of intake; one still pending this close to its deadline is stuck

@@ -1,5 +1,6 @@
 from django import forms
 from django.core.validators import validate_email
+from django.urls import reverse
 
 from certificates.importing import parse_url
 from certificates.models import Vendor
@@ -86,3 +87,35 @@ class VendorForm(forms.ModelForm):
         if Vendor.objects.filter(name__iexact=name).exclude(pk=self.instance.pk).exists():
             raise forms.ValidationError("A vendor with this name already exists.")
         return name
+
+
+class IdsField(forms.Field):
+    """Several primary keys under one name (ticked checkboxes); any that match nothing are ignored later."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: list[str] | None) -> list[int]:
+        try:
+            return sorted({int(v) for v in value or []})
+        except (TypeError, ValueError):
+            raise forms.ValidationError("Select certificates from the list.", code="invalid") from None
+
+
+class ClaimSelectedForm(forms.Form):
+    """The certificates ticked on the list, and the list's query to go back to."""
+
+    MAX_SELECTED = 500
+
+    certificates = IdsField()
+    back = forms.CharField(required=False, max_length=2000)
+
+    def clean_certificates(self) -> list[int]:
+        ids = self.cleaned_data["certificates"]
+        if len(ids) > self.MAX_SELECTED:
+            raise forms.ValidationError(f"Select at most {self.MAX_SELECTED} certificates at once.")
+        return ids
+
+    def back_to(self) -> str:
+        query = self.data.get("back", "")
+        base = reverse("certificates:list")
+        return f"{base}?{query}" if query and "\n" not in query and "\r" not in query else base

@@ -86,19 +86,25 @@ def intake_lead(
             existing.reused = True
             existing.save(update_fields=["reused"])
         return Intake(existing, created=False, reused=reused)
-    certificate = Certificate.objects.create(
-        cert_id=ref.cert_id,
-        cert_url=ref.url,
-        cert_type=ref.cert_type,
-        vendor=vendor,
-        reference=reference,
-        lead_email=email,
-        lead_phone=phone,
-        email_normalised=normalise_email(email),
-        phone_normalised=normalise_phone(phone),
-        received_at=timezone.now(),
-        lead_created_at=lead_created_at,
-    )
+    try:
+        # A savepoint: the same lead submitted twice at once makes one certificate, not a 500.
+        with transaction.atomic():
+            certificate = Certificate.objects.create(
+                cert_id=ref.cert_id,
+                cert_url=ref.url,
+                cert_type=ref.cert_type,
+                vendor=vendor,
+                reference=reference,
+                lead_email=email,
+                lead_phone=phone,
+                email_normalised=normalise_email(email),
+                phone_normalised=normalise_phone(phone),
+                received_at=timezone.now(),
+                lead_created_at=lead_created_at,
+            )
+    except IntegrityError:
+        existing = Certificate.objects.get(cert_id=ref.cert_id)
+        return Intake(existing, created=False, reused=existing.vendor_id != vendor.pk)
     return Intake(certificate, created=True, reused=False)
 
 

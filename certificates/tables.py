@@ -1,6 +1,7 @@
 from datetime import datetime
 
 import django_tables2 as tables
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import conditional_escape, format_html, format_html_join
@@ -22,6 +23,8 @@ def short_datetime(value: datetime) -> str:
 class CertificateTable(tables.Table):
     """The certificate list. Only indexed columns sort, each with the primary key as a tiebreaker."""
 
+    # Ticked rows are claimed by the "Claim selected" form (outside the table: the inputs name it).
+    select = tables.Column(empty_values=(), verbose_name="", orderable=False)
     cert_id = tables.Column(
         linkify=True, verbose_name="Certificate", order_by=("cert_id",), attrs={"td": {"class": "mono"}}
     )
@@ -39,6 +42,7 @@ class CertificateTable(tables.Table):
     class Meta:
         model = Certificate
         fields = (
+            "select",
             "cert_id",
             "vendor",
             "reference",
@@ -65,9 +69,11 @@ class CertificateTable(tables.Table):
         """
         # One reverse() per page: the detail URL with a marker for the primary key.
         detail_url = reverse("certificates:detail", args=[0]).rsplit("0", 1)
+        selectable = self.columns["select"].visible
         rows = []
         for index, row in enumerate(self.paginated_rows):
             record = row.record
+            select = f"<td>{self.render_select(record)}</td>" if selectable else ""
             link = format_html(
                 '<td class="mono"><a href="{}{}{}">{}</a></td>',
                 detail_url[0],
@@ -88,8 +94,21 @@ class CertificateTable(tables.Table):
             )
             parity = "odd" if index % 2 else "even"
             tds = "".join(f"<td>{conditional_escape(cell)}</td>" for cell in cells)
-            rows.append(f'<tr class="{parity}">{link}{tds}</tr>')
+            rows.append(f'<tr class="{parity}">{select}{link}{tds}</tr>')
         return mark_safe("\n".join(rows))  # noqa: S308 -- every cell above is escaped or format_html
+
+    def before_render(self, request: HttpRequest) -> None:
+        if not request.user.has_perm("certificates.claim_certificate"):
+            self.columns.hide("select")
+
+    def render_select(self, record: Certificate) -> str:
+        if record.state != Certificate.State.PENDING:
+            return ""
+        return format_html(
+            '<input type="checkbox" name="certificates" value="{}" form="claim-selected" aria-label="Select {}">',
+            record.pk,
+            record.cert_id[:8],
+        )
 
     def render_cert_id(self, value: str) -> str:
         return f"{value[:8]}…" if len(value) > 10 else value

@@ -7,6 +7,7 @@ app_name = "certificates"
 urlpatterns = [
     path("", views.certificate_list, name="list"),
     path("claim/", views.claim, name="claim"),
+    path("claim-selected/", views.claim_selected, name="claim-selected"),
     # /certificates/review/
     path("review/", views.review_queue, name="review-queue"),
     # /certificates/exports/  (evidence packages for a filtered set)

@@ -12,7 +12,7 @@ from django_tables2 import RequestConfig, SingleTableMixin
 
 from certificates import claiming, evidence, exporting, reports, reviewing
 from certificates.filters import CertificateFilter
-from certificates.forms import ClaimForm
+from certificates.forms import ClaimForm, ClaimSelectedForm
 from certificates.importing import intake_lead, vendor_named
 from certificates.masking import CONTACT_PERMISSION, may_see_contact
 from certificates.models import ApiCall, Certificate, EvidenceExport, Review, Vendor
@@ -212,6 +212,23 @@ def evidence_export_download(request: HttpRequest, pk: int) -> FileResponse:
 @permission_required("certificates.claim_certificate", raise_exception=True)
 def claim_now(request: HttpRequest, pk: int) -> HttpResponse:
     return _claim_and_redirect(request, get_object_or_404(Certificate, pk=pk))
+
+
+@require_POST
+@permission_required("certificates.claim_certificate", raise_exception=True)
+def claim_selected(request: HttpRequest) -> HttpResponse:
+    form = ClaimSelectedForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Tick the certificates to claim first.")
+        return redirect(form.back_to())
+    done = claiming.queue_claims(form.cleaned_data["certificates"])
+    parts = [f"{done.queued} queued: the worker claims them now, each once"]
+    if done.in_flight:
+        parts.append(f"{done.in_flight} already being claimed (not sent again)")
+    if done.final:
+        parts.append(f"{done.final} already have a final answer (not claimed again: claims are billed)")
+    messages.success(request, "; ".join(parts) + ".")
+    return redirect(form.back_to())
 
 
 @require_POST
