@@ -291,6 +291,12 @@ def append_api_call(**fields: Any) -> ApiCall:
     return insert_chained(ApiCall(**fields))
 
 
+def current_head() -> str:
+    """The end of the chain as `SEQ:HASH` (read, not verified), to be kept outside the database."""
+    head = ApiLogHead.objects.filter(pk=1).first()
+    return f"{head.last_seq}:{head.last_hash}" if head and head.last_seq else ""
+
+
 # --- Verification -----------------------------------------------------------------------------------
 
 

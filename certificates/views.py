@@ -271,7 +271,15 @@ def api_call_list(request: HttpRequest) -> HttpResponse:
 @permission_required("certificates.view_api_log", raise_exception=True)
 def api_call_detail(request: HttpRequest, pk: int) -> HttpResponse:
     call = get_object_or_404(ApiCall.objects.select_related("certificate", "triggered_by"), pk=pk)
-    return render(request, "certificates/api_call_detail.html", {"page": "api_calls", "call": call})
+    resolved_by = None
+    if call.awaiting_answer and call.certificate_id:
+        resolved_by = (
+            ApiCall.objects.filter(certificate_id=call.certificate_id, seq__gt=call.seq)
+            .order_by("seq")
+            .first()
+        )
+    ctx = {"page": "api_calls", "call": call, "resolved_by": resolved_by}
+    return render(request, "certificates/api_call_detail.html", ctx)
 
 
 def _claim_and_redirect(request: HttpRequest, certificate: Certificate) -> HttpResponse:

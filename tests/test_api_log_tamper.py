@@ -201,3 +201,14 @@ def test_expect_refuses_a_malformed_head():
     code, message = verify("--expect", "not-a-head")
 
     assert code == 1 and "--expect takes SEQ:HASH" in message
+
+
+def test_the_scheduler_writes_the_head_to_the_log_output_to_be_kept_elsewhere(claimed, caplog):
+    out = io.StringIO()
+    with caplog.at_level("INFO", logger="certificates.apilog"):
+        call_command("run_scheduler", "--once", stdout=out)
+    kept = apilog.current_head()
+
+    assert f"API-call log head: {kept}" in out.getvalue()
+    assert any(kept in record.getMessage() for record in caplog.records)
+    assert verify("--expect", kept)[0] == 0

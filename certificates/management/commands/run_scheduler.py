@@ -1,14 +1,18 @@
 """The periodic sweep: one per deployment (guarded by an advisory lock on PostgreSQL)."""
 
+import logging
 import time
+from datetime import date
 
 from django.core.management.base import BaseCommand
 from django.db import connection
+from django.utils import timezone
 
-from certificates import claiming
+from certificates import apilog, claiming
 from certificates.tasks import wake_claimer
 
 ADVISORY_LOCK_ID = 0x7466_6461  # "tfda"
+logger = logging.getLogger("certificates.apilog")
 
 
 class Command(BaseCommand):
@@ -26,7 +30,9 @@ class Command(BaseCommand):
                     self.stderr.write("Another scheduler holds the sweep lock; not sweeping.")
                     return
                 time.sleep(every)
+        anchored: date | None = None
         while True:
+            anchored = self._anchor_head(anchored)
             stats = claiming.sweep()
             if stats.due:
                 wake_claimer()
@@ -38,6 +44,15 @@ class Command(BaseCommand):
             if once:
                 return
             time.sleep(every)
+
+    def _anchor_head(self, anchored: date | None) -> date:
+        """Once a day, write the API-call log's head to the log output: a copy outside the database
+        that `verify_api_log --expect SEQ:HASH` can later prove the log still extends."""
+        today = timezone.now().date()
+        if anchored != today and (head := apilog.current_head()):
+            logger.info("API-call log head %s (verify_api_log --expect %s)", head, head)
+            self.stdout.write(f"API-call log head: {head}")
+        return today
 
     def _take_lock(self) -> bool:
         with connection.cursor() as cursor:

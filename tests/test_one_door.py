@@ -1,0 +1,139 @@
+"""The one door: a lease with a fencing token, re-checked before each request leaves, and the API-call
+row written before the request is sent (write-ahead). Over real sockets against the sandbox."""
+
+import base64
+import time
+import urllib.parse
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from certificates import claiming, leasing
+from certificates.models import ApiCall, Certificate
+from certificates.redaction import REDACTED, redact
+from certificates.trustedform import CallRecord
+from tests.factories import make_certificate, make_user, make_vendor
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pending(tf_api) -> Certificate:
+    minted = tf_api.mint(email="jane@example.com")
+    return make_certificate(minted["cert_url"], vendor=make_vendor("Acme Leads"), email="jane@example.com")
+
+
+def sandbox_requests(tf_api, certificate) -> int:
+    return len(tf_api.requests(cert_id=certificate.cert_id))
+
+
+def test_a_sender_whose_lease_was_taken_over_sends_nothing_and_logs_nothing(tf_api, pending):
+    stale = leasing.take(pending, owner="worker stalled")
+    Certificate.objects.filter(pk=pending.pk).update(lease_expires_at=timezone.now())  # it ran out
+    fresh = leasing.take(pending, owner="worker other")
+    job = claiming.job_for(pending, stale, trigger="worker stalled")
+
+    attempt = claiming.attempt_claim(claiming.get_client(), job)
+
+    assert fresh.fence == stale.fence + 1 and fresh.orphaned
+    assert isinstance(attempt.fenced, leasing.Fenced) and attempt.result is None and attempt.error is None
+    assert sandbox_requests(tf_api, pending) == 0
+    assert not ApiCall.objects.exists()
+
+
+def test_a_live_lease_is_reported_not_shared(tf_api, pending):
+    leasing.take(pending, owner="worker busy")
+
+    with pytest.raises(leasing.LeaseHeld, match="The background worker is already sending"):
+        claiming.claim_certificate(pending)
+    assert sandbox_requests(tf_api, pending) == 0
+
+
+def test_a_certificate_cancelled_while_leased_is_never_sent(tf_api, pending):
+    lease = leasing.take(pending, owner="worker w")
+    Certificate.objects.filter(pk=pending.pk).update(state=Certificate.State.CANCELLED)
+
+    attempt = claiming.attempt_claim(
+        claiming.get_client(), claiming.job_for(pending, lease, trigger="worker w")
+    )
+
+    assert attempt.fenced is not None and sandbox_requests(tf_api, pending) == 0
+
+
+def test_the_request_is_logged_before_it_is_sent_and_completed_after(tf_api, pending):
+    seen_in_log_while_out = []
+    lease = leasing.take(pending, owner="web test")
+    guard = leasing.guard(lease, certificate_id=pending.pk, trigger="web")
+
+    def before_send(call):
+        guard(call)
+        seen_in_log_while_out.append(ApiCall.objects.get(pk=call.log_ref.pk).outcome)
+
+    result = claiming.get_client().claim(
+        pending.cert_url, claiming.lead_for(pending), before_send=before_send
+    )
+    logged = claiming.record_call(result.call, certificate=pending, trigger="web")
+
+    assert seen_in_log_while_out == [ApiCall.Outcome.SENT]
+    assert (logged.pk, logged.outcome, logged.status, logged.fence) == (
+        result.call.log_ref.pk,
+        ApiCall.Outcome.OK,
+        200,
+        lease.fence,
+    )
+    assert logged.answer_seq == logged.seq + 1
+
+
+def test_a_row_left_without_an_answer_shows_as_such_and_names_the_look_up_that_resolved_it(
+    client, tf_api, pending
+):
+    lease = leasing.take(pending, owner="worker died")
+    # A worker cleared its claim through the door (row written, committed) and died before sending.
+    request = CallRecord("claim", "POST", pending.cert_url, "4.0", "{}", started_at=time.time())
+    leasing.guard(lease, certificate_id=pending.pk, trigger="worker died")(request)
+    Certificate.objects.filter(pk=pending.pk).update(lease_expires_at=timezone.now())
+    claiming.claim_certificate(pending)  # the next sender sees the unanswered row and looks first
+    orphan = ApiCall.objects.get(outcome=ApiCall.Outcome.SENT)
+    look_up = ApiCall.objects.get(operation="view")
+    client.force_login(make_user("admin"))
+
+    page = client.get(reverse("certificates:api-call", args=[orphan.pk])).content.decode()
+
+    assert look_up.seq > orphan.seq
+    assert "Sent, no answer recorded" in page
+    assert f'href="{look_up.get_absolute_url()}"' in page and "resolved by" in page
+
+
+def test_redaction_removes_the_key_in_every_spelling_a_stored_text_can_carry(settings):
+    key = settings.TRUSTEDFORM_API_KEY
+    spellings = [
+        key,
+        key.lower(),
+        key.upper(),
+        urllib.parse.quote(key, safe=""),
+        base64.b64encode(f"API:{key}".encode()).decode(),
+        base64.b64encode(f":{key}".encode()).decode(),
+    ]
+    echoed = "\n".join(f"seen: {s}" for s in spellings) + f"\nAuthorization: Basic {spellings[4]}"
+
+    cleaned = redact(echoed)
+
+    for spelling in spellings:
+        assert spelling not in cleaned
+    assert cleaned.count(REDACTED) == len(spellings) + 1
+
+
+def test_an_echoed_authorization_header_never_reaches_the_log(tf_api, pending, settings):
+    key = settings.TRUSTEDFORM_API_KEY
+    credential = base64.b64encode(f"API:{key}".encode()).decode()
+    tf_api.cert_faults(
+        pending.cert_id, respond={"status": 500, "body": f"proxy echo: Basic {credential} {key.lower()}"}
+    )
+
+    with pytest.raises(claiming.TrustedFormError):
+        claiming.claim_certificate(pending)
+
+    stored = ApiCall.objects.get()
+    assert credential not in stored.response_body and key.lower() not in stored.response_body
+    assert REDACTED in stored.response_body
