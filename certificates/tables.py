@@ -3,21 +3,17 @@ from datetime import datetime
 import django_tables2 as tables
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from certificates.masking import shown_contact
 from certificates.models import ApiCall, Certificate, Vendor
-
-# The dashboard speaks English only; Django's "M" format looks each name up through gettext per cell.
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+from certificates.templatetags.tfdash_format import when
 
 
 def short_datetime(value: datetime) -> str:
-    """`Nov 5, 14:07` in the site's time zone."""
-    local = timezone.localtime(value)
-    return f"{MONTHS[local.month - 1]} {local.day}, {local:%H:%M}"
+    """`Nov 5, 14:07 UTC` in the site's time zone: the one format of times on every page."""
+    return when(value)
 
 
 class CertificateTable(tables.Table):
@@ -211,7 +207,7 @@ class ReviewQueueTable(tables.Table):
 
 
 class ApiCallTable(tables.Table):
-    created_at = tables.DateTimeColumn(verbose_name="When", format="Y-m-d H:i:s")
+    created_at = tables.Column(verbose_name="When")
     certificate = tables.Column(linkify=True, accessor="certificate__cert_id", verbose_name="Certificate")
     triggered_by = tables.Column(verbose_name="By", default="")
 
@@ -233,6 +229,9 @@ class ApiCallTable(tables.Table):
         order_by = ("-created_at",)
         attrs = {"class": "table"}
         empty_text = "No API calls yet."
+
+    def render_created_at(self, value: datetime) -> str:
+        return when(value, "seconds")
 
     def render_certificate(self, value: str) -> str:
         return f"{value[:12]}…"

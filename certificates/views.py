@@ -113,7 +113,7 @@ def certificate_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _detail_context(
     request: HttpRequest, certificate: Certificate, review_form: reviewing.ReviewForm | None = None
 ) -> dict:
-    claims = list(certificate.claims.select_related("claimed_by"))
+    claims = list(certificate.claims.select_related("claimed_by", "api_call"))  # api_call: the version sent
     return {
         "page": "certificates",
         "certificate": certificate,

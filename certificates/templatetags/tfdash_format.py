@@ -1,13 +1,66 @@
 """Formatting for pages: countdowns, match marks, durations. Kept out of templates on purpose."""
 
+import json
 from datetime import datetime, timedelta
 
 from django import template
 from django.utils import timezone
 
 from certificates.masking import shown_contact
+from certificates.trustedform import Lead, parse_claim_response
 
 register = template.Library()
+
+# The dashboard speaks English only; Django's "M" format looks each name up through gettext per cell.
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@register.filter
+def when(value: datetime | None, precision: str = "") -> str:
+    """`Dec 3, 14:07 UTC` in the site's time zone (TIME_ZONE), with the year when it is not this year's,
+    and the seconds with `when:"seconds"`. Every time on a page goes through here, so all read alike."""
+    if not isinstance(value, datetime):
+        return ""
+    local = timezone.localtime(value)
+    day = f"{MONTHS[local.month - 1]} {local.day}"
+    if local.year != timezone.localtime().year:
+        day += f", {local.year}"
+    clock = f"{local:%H:%M:%S}" if precision == "seconds" else f"{local:%H:%M}"
+    return f"{day}, {clock} {local.tzname()}"
+
+
+@register.filter
+def deadline_label(deadline: datetime | None) -> str:
+    """ "Deadline" while the window is open, "Was due" once it has closed, whatever the state."""
+    return "Was due" if deadline is not None and deadline < timezone.now() else "Deadline"
+
+
+@register.filter
+def sent_as(claim) -> str:
+    """The API version the claim's request went out with. Claim.api_version is the shape of the answer:
+    a view again is always a v3 GET, yet an account's v4 claim comes back in the v4 shape."""
+    call = claim.api_call if claim.api_call_id else None
+    if call is None or not call.api_version:
+        return f"API v{claim.api_version}"
+    if call.operation == "view":
+        return f"viewed again, sent as API v{call.api_version}"
+    return f"sent as API v{call.api_version}"
+
+
+@register.filter
+def share_url(claim) -> str:
+    """TrustedForm's share link in the claim's stored answer, read by the client's own parser; or ""."""
+    raw = claim.raw_response if isinstance(claim.raw_response, dict) else {}
+    url = parse_claim_response(
+        raw, status=200, api_version=claim.api_version, lead=Lead(), scans=None
+    ).share_url
+    return url if url.startswith("https://") else ""  # never a javascript: or plain-http link
+
+
+@register.filter
+def as_json(value: object) -> str:
+    """Stored JSON as JSON (indented, keys as TrustedForm sent them), not as a Python repr."""
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
 @register.filter
