@@ -1,5 +1,6 @@
 """Formatting for pages: countdowns, match marks, durations. Kept out of templates on purpose."""
 
+import copy
 import json
 from datetime import datetime, timedelta
 
@@ -55,6 +56,15 @@ def share_url(claim) -> str:
         raw, status=200, api_version=claim.api_version, lead=Lead(), scans=None
     ).share_url
     return url if url.startswith("https://") else ""  # never a javascript: or plain-http link
+
+
+@register.filter
+def uncut(field):
+    """A form field's input without the browser's maxlength. A browser cuts a longer paste silently;
+    without the attribute the server's max_length check answers with a form error that says so."""
+    widget = copy.copy(field.field.widget)
+    widget.attrs = {k: v for k, v in widget.attrs.items() if k != "maxlength"}
+    return field.as_widget(widget=widget)
 
 
 @register.filter
