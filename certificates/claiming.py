@@ -20,17 +20,27 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from certificates import apilog, leasing
 from certificates.leasing import AlreadyFinal, Fenced, Lease, LeaseHeld
-from certificates.models import CHECK_IN_WINDOW, AccountStatus, ApiCall, Certificate, CheckIn, Claim
+from certificates.models import (
+    CHECK_IN_WINDOW,
+    OPEN_STATES,
+    AccountStatus,
+    ApiCall,
+    Certificate,
+    CheckIn,
+    Claim,
+)
 from certificates.redaction import redact
 from certificates.trustedform import (
     V4,
     CallRecord,
     ClaimResult,
     Lead,
+    LeadIncomplete,
     ScanTerms,
     TrustedFormClient,
     TrustedFormError,
@@ -380,7 +390,12 @@ def apply_claim_error(
     now = timezone.now()
     certificate.last_error = redact(error.message)[:500]
     certificate.last_attempt_unknown = certificate.last_attempt_unknown or error.unknown
-    if error.pauses_account:
+    if isinstance(error, LeadIncomplete):
+        # Nothing was sent: not an attempt, and not final. A person completes the lead (the certificate
+        # page says how); the sweep checks it in meanwhile so its window does not close.
+        certificate.state = Certificate.State.HELD
+        certificate.state_reason = error.message[:500]
+    elif error.pauses_account:
         # Not the certificate's fault: it stays pending and is not charged an attempt.
         pause_claiming(redact(error.message))
     elif error.retryable or error.status is None:
@@ -393,6 +408,15 @@ def apply_claim_error(
         certificate.attempts += 1
         certificate.state = Certificate.State.EXPIRED
         certificate.state_reason = f"TrustedForm: {redact(error.reason)}"[:500]
+    elif error.status == 400:
+        # The request as sent was refused (a schema, delimiter or lead problem), not the certificate:
+        # nothing was retained, and a corrected request can still claim it. Held for a person.
+        certificate.attempts += 1
+        certificate.state = Certificate.State.HELD
+        certificate.state_reason = (
+            f"TrustedForm refused the request as sent (HTTP 400): {redact(error.reason)}. "
+            "Nothing was retained. Correct the lead or the vendor's scan profile, then claim again."
+        )[:500]
     else:
         certificate.attempts += 1
         certificate.state = Certificate.State.ERROR
@@ -736,12 +760,18 @@ def sweep(*, now: datetime | None = None) -> SweepStats:
     """Expire what is past saving, check in what is about to expire, and count what is due."""
     now = now or timezone.now()
     stats = SweepStats()
-    pending = Certificate.objects.filter(state=Certificate.State.PENDING)
-    stats.expired = pending.filter(claim_deadline__lt=now - EXPIRY_GRACE).update(
-        state=Certificate.State.EXPIRED,
-        state_reason="The claim window closed before tfdash could claim or check it in.",
-        lease_owner="",
-        lease_expires_at=None,
+    pending = Certificate.objects.filter(state__in=OPEN_STATES)
+    # A certificate whose request is out right now keeps its lease: its answer decides, not the clock.
+    live = Q(lease_expires_at__gt=now) & ~Q(lease_owner="")
+    stats.expired = (
+        pending.filter(claim_deadline__lt=now - EXPIRY_GRACE)
+        .exclude(live)
+        .update(
+            state=Certificate.State.EXPIRED,
+            state_reason="The claim window closed before tfdash could claim or check it in.",
+            lease_owner="",
+            lease_expires_at=None,
+        )
     )
     if not AccountStatus.current().claiming_paused:
         stuck = pending.filter(checked_in_at__isnull=True, claim_deadline__lte=now + CHECK_IN_LEAD).exclude(

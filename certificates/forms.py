@@ -119,3 +119,45 @@ class ClaimSelectedForm(forms.Form):
         query = self.data.get("back", "")
         base = reverse("certificates:list")
         return f"{base}?{query}" if query and "\n" not in query and "\r" not in query else base
+
+
+class LeadCorrectionForm(forms.Form):
+    """A person's correction of a lead that is not final yet; lengths are checked, never cut."""
+
+    lead_email = forms.CharField(label="Lead email", max_length=254, required=False)
+    lead_phone = forms.CharField(label="Lead phone", max_length=40, required=False)
+    reference = forms.CharField(label="Reference", max_length=255, required=False)
+    vendor = forms.CharField(
+        label="Vendor",
+        max_length=200,
+        widget=forms.TextInput(attrs={"list": "vendor-names", "autocomplete": "off"}),
+    )
+
+    @classmethod
+    def for_certificate(cls, certificate) -> "LeadCorrectionForm":
+        return cls(
+            initial={
+                "lead_email": certificate.lead_email,
+                "lead_phone": certificate.lead_phone,
+                "reference": certificate.reference,
+                "vendor": certificate.vendor.name,
+            }
+        )
+
+    def clean_lead_email(self) -> str:
+        try:
+            return clean_lead_email(self.cleaned_data["lead_email"])
+        except forms.ValidationError:
+            raise forms.ValidationError("Enter a whole email address, like jane@example.com.") from None
+
+    def clean_lead_phone(self) -> str:
+        return clean_lead_phone(self.cleaned_data["lead_phone"])
+
+    def clean_reference(self) -> str:
+        return self.cleaned_data["reference"].strip()
+
+    def clean_vendor(self) -> str:
+        name = " ".join(self.cleaned_data["vendor"].split())
+        if not name:
+            raise forms.ValidationError("Enter the vendor's name.", code="required")
+        return name

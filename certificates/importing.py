@@ -34,6 +34,7 @@ from certificates.tasks import import_stored_upload, wake_claimer
 from certificates.trustedform import (
     CertificateRef,
     InvalidCertificateUrl,
+    missing_match_lead,
     normalise_email,
     normalise_phone,
     parse_certificate_url,
@@ -86,10 +87,13 @@ def intake_lead(
             existing.reused = True
             existing.save(update_fields=["reused"])
         return Intake(existing, created=False, reused=reused)
+    missing = missing_match_lead(email, phone, settings.TRUSTEDFORM_API_VERSION)
     try:
         # A savepoint: the same lead submitted twice at once makes one certificate, not a 500.
         with transaction.atomic():
             certificate = Certificate.objects.create(
+                state=Certificate.State.HELD if missing else Certificate.State.PENDING,
+                state_reason=missing,
                 cert_id=ref.cert_id,
                 cert_url=ref.url,
                 cert_type=ref.cert_type,
@@ -370,6 +374,7 @@ class RowOutcome:
     cert_id: str = ""
     vendor: str = ""
     errors: list[FieldError] = field(default_factory=list)
+    note: str = ""  # why a new row will not be claimed yet (it is kept all the same)
 
 
 @dataclass
@@ -379,6 +384,9 @@ class ImportCounts:
     duplicates: int = 0
     reused: int = 0
     rejected: int = 0
+    held: int = (
+        0  # of the new ones: kept and checked in, but not claimed until a person adds an email or phone
+    )
 
     @property
     def good(self) -> int:
@@ -473,6 +481,10 @@ class LeadImporter:
                 else:
                     status = DUPLICATE if first == key else REUSED
                 outcome = RowOutcome(line, status, values, cert_id, lead.vendor)
+                if status == NEW:
+                    outcome.note = missing_match_lead(
+                        lead.email, lead.phone, settings.TRUSTEDFORM_API_VERSION
+                    )
             outcomes.append((outcome, lead))
         if self.batch is not None:
             with transaction.atomic():
@@ -525,7 +537,10 @@ class LeadImporter:
 
     def _certificate(self, lead: ValidLead, now: datetime) -> Certificate:
         # bulk_create skips Certificate.save(), which is where the deadline is usually filled in.
+        missing = missing_match_lead(lead.email, lead.phone, settings.TRUSTEDFORM_API_VERSION)
         return Certificate(
+            state=Certificate.State.HELD if missing else Certificate.State.PENDING,
+            state_reason=missing,
             cert_id=lead.ref.cert_id,
             cert_url=lead.ref.url,
             cert_type=lead.ref.cert_type,
@@ -550,6 +565,7 @@ class LeadImporter:
 
     def _record(self, outcome: RowOutcome) -> None:
         self.counts.add(outcome.status)
+        self.counts.held += bool(outcome.note)
         kept = False
         if self.keep_outcomes is None or len(self.outcomes) < self.keep_outcomes:
             self.outcomes.append(outcome)
@@ -1105,7 +1121,9 @@ def batch_progress(batch: ImportBatch, *, now: datetime | None = None) -> BatchP
 
 def retry_failed(batch: ImportBatch) -> int:
     """Put the batch's not-claimable certificates back to pending, attempts reset; returns how many."""
-    count = Certificate.objects.filter(batch=batch, state=Certificate.State.ERROR).update(
+    count = Certificate.objects.filter(
+        batch=batch, state__in=[Certificate.State.ERROR, Certificate.State.HELD]
+    ).update(
         state=Certificate.State.PENDING,
         state_reason="",
         attempts=0,

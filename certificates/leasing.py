@@ -37,7 +37,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from certificates import apilog
-from certificates.models import Certificate
+from certificates.models import OPEN_STATES, Certificate
 from certificates.redaction import redact
 from certificates.trustedform import CallRecord
 from certificates.trustedform.client import BeforeSend
@@ -102,7 +102,7 @@ def take(certificate: Certificate, *, owner: str, require_pending: bool = True) 
     now = timezone.now()
     with transaction.atomic():
         row = _rows(certificate.pk).values("state", "lease_owner", "lease_expires_at", "lease_fence").get()
-        if require_pending and row["state"] != Certificate.State.PENDING:
+        if require_pending and row["state"] not in OPEN_STATES:
             label = Certificate.State(row["state"]).label.lower()
             raise AlreadyFinal(f"This certificate is already {label}.")
         if row["lease_owner"] and row["lease_expires_at"] and row["lease_expires_at"] > now:
@@ -154,6 +154,11 @@ def holds(lease: Lease, *, locked: bool = True) -> Certificate | None:
     return certificate
 
 
+def lock_open(certificate: Certificate) -> Certificate | None:
+    """The certificate, re-read and locked (inside a transaction), if it is not final."""
+    return _rows(certificate.pk).select_related("vendor").filter(state__in=OPEN_STATES).first()
+
+
 def release(lease: Lease) -> None:
     """Give the lease back, unless it was taken over meanwhile (then it is not ours to clear)."""
     Certificate.objects.filter(
@@ -173,7 +178,7 @@ def guard(lease: Lease | None, *, certificate_id: int | None, user: Any = None, 
                 row = _rows(lease.certificate_id).values("lease_fence", "lease_owner", "state").first()
                 if row is None or (row["lease_fence"], row["lease_owner"]) != (lease.fence, lease.owner):
                     raise Fenced("The lease was taken over by another sender; this request was not sent.")
-                if call.operation in ("claim", "check_in") and row["state"] != Certificate.State.PENDING:
+                if call.operation in ("claim", "check_in") and row["state"] not in OPEN_STATES:
                     raise Fenced(
                         "The certificate was finished or cancelled meanwhile; this request was not sent."
                     )

@@ -42,7 +42,7 @@ class CertificateQuerySet(models.QuerySet):
 
     def at_risk(self, within: timedelta = timedelta(hours=12), now=None) -> CertificateQuerySet:
         now = now or timezone.now()
-        return self.filter(state=Certificate.State.PENDING, claim_deadline__lte=now + within)
+        return self.filter(state__in=OPEN_STATES, claim_deadline__lte=now + within)
 
 
 class Certificate(models.Model):
@@ -50,6 +50,10 @@ class Certificate(models.Model):
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
+        # Cannot be claimed as it stands, for a reason a person can fix: known before sending (a v4 claim
+        # needs the lead's email or phone) or TrustedForm refused the request as sent (HTTP 400). Nothing
+        # more is sent until a person corrects it; its window is still checked in meanwhile.
+        HELD = "held", "On hold"
         CLAIMED = "claimed", "Claimed"
         ERROR = "error", "Not claimable"
         EXPIRED = "expired", "Expired"
@@ -162,13 +166,15 @@ class Certificate(models.Model):
 
     @property
     def is_final(self) -> bool:
-        return self.state != self.State.PENDING
+        return self.state not in OPEN_STATES
 
     @property
     def time_left(self) -> timedelta:
         return self.claim_deadline - timezone.now()
 
 
+# Not final: a person or the worker can still act (claim, complete the lead, check in).
+OPEN_STATES = (Certificate.State.PENDING, Certificate.State.HELD)
 LEASE_FIELDS = ("lease_owner", "lease_expires_at", "lease_fence")
 _SAVED_FIELDS = [
     f.name for f in Certificate._meta.concrete_fields if not f.primary_key and f.name not in LEASE_FIELDS
@@ -229,6 +235,23 @@ class CheckIn(models.Model):
 
     def __str__(self) -> str:
         return f"check-in of {self.certificate.cert_id} until {self.extended_until:%Y-%m-%d}"
+
+
+class LeadCorrection(models.Model):
+    """A person's correction of a lead that is not final yet (email, phone, reference, vendor): who,
+    when, each field from old to new. The certificate page lists them; they are the lead's audit trail."""
+
+    certificate = models.ForeignKey(Certificate, on_delete=models.CASCADE, related_name="corrections")
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    changed_at = models.DateTimeField(default=timezone.now)
+    changes = models.JSONField(default=dict)  # {field: [old, new]}
+    requeued = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{', '.join(self.changes)} of {self.certificate_id} by {self.changed_by_id}"
 
 
 class AppendOnlyError(Exception):

@@ -18,6 +18,7 @@ urlpatterns = [
     path("<int:pk>/", views.certificate_detail, name="detail"),
     path("<int:pk>/claim/", views.claim_now, name="claim-now"),
     path("<int:pk>/check-in/", views.check_in, name="check-in"),
+    path("<int:pk>/lead/", views.correct_lead, name="correct-lead"),
     path("<int:pk>/view-again/", views.view_again, name="view-again"),
     path("<int:pk>/review/", views.review, name="review"),
     path("<int:pk>/evidence.zip", views.evidence_package, name="evidence"),

@@ -1,3 +1,5 @@
+import contextlib
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
@@ -10,12 +12,13 @@ from django.views.decorators.http import require_POST
 from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
 
-from certificates import claiming, evidence, exporting, reports, reviewing
+from certificates import claiming, correcting, evidence, exporting, reports, reviewing
 from certificates.filters import CertificateFilter
-from certificates.forms import ClaimForm, ClaimSelectedForm
+from certificates.forms import ClaimForm, ClaimSelectedForm, LeadCorrectionForm
 from certificates.importing import intake_lead, vendor_named
 from certificates.masking import CONTACT_PERMISSION, may_see_contact
 from certificates.models import ApiCall, Certificate, EvidenceExport, Review, Vendor
+from certificates.next_steps import next_step
 from certificates.tables import ApiCallTable, CertificateTable, ReviewQueueTable
 from certificates.trustedform import TrustedFormError
 from tfdash.paginators import LazyPaginator  # bounded: a huge ?page= or ?per_page= gets a page
@@ -92,14 +95,28 @@ def claim(request: HttpRequest) -> HttpResponse:
     form = ClaimForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        vendor = vendor_named(data["vendor"])
         intake = intake_lead(
             data["cert_url"],
-            vendor=vendor_named(data["vendor"]),
+            vendor=vendor,
             email=data["email"],
             phone=data["phone"],
             reference=data["reference"],
         )
-        return _claim_and_redirect(request, intake.certificate)
+        certificate = intake.certificate
+        if not intake.created and not certificate.is_final and (data["email"] or data["phone"]):
+            # The same lead sent again with what it lacked (an email or phone): a correction, kept as one.
+            # A request out for it right now makes this NotCorrectable: the claim below reports that.
+            with contextlib.suppress(correcting.NotCorrectable):
+                correcting.correct_lead(
+                    certificate,
+                    user=request.user,
+                    lead_email=data["email"] or certificate.lead_email,
+                    lead_phone=data["phone"] or certificate.lead_phone,
+                    reference=data["reference"] or certificate.reference,
+                    vendor=certificate.vendor,
+                )
+        return _claim_and_redirect(request, certificate)
     ctx = {"page": "claim", "form": form, "vendors": Vendor.objects.values_list("name", flat=True)[:500]}
     return render(request, "certificates/claim.html", ctx)
 
@@ -111,12 +128,19 @@ def certificate_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _detail_context(
-    request: HttpRequest, certificate: Certificate, review_form: reviewing.ReviewForm | None = None
+    request: HttpRequest,
+    certificate: Certificate,
+    review_form: reviewing.ReviewForm | None = None,
+    correction_form: LeadCorrectionForm | None = None,
 ) -> dict:
     claims = list(certificate.claims.select_related("claimed_by", "api_call"))  # api_call: the version sent
     return {
         "page": "certificates",
         "certificate": certificate,
+        "next_step": next_step(certificate, claims[0] if claims else None),
+        "correction_form": correction_form or LeadCorrectionForm.for_certificate(certificate),
+        "corrections": list(certificate.corrections.select_related("changed_by")[:20]),
+        "vendors": Vendor.objects.values_list("name", flat=True)[:500],
         "latest_claim": claims[0] if claims else None,
         "claims": claims,
         "check_ins": list(certificate.check_ins.select_related("checked_in_by")),
@@ -229,6 +253,38 @@ def claim_selected(request: HttpRequest) -> HttpResponse:
         parts.append(f"{done.final} already have a final answer (not claimed again: claims are billed)")
     messages.success(request, "; ".join(parts) + ".")
     return redirect(form.back_to())
+
+
+@require_POST
+@permission_required("certificates.claim_certificate", raise_exception=True)
+def correct_lead(request: HttpRequest, pk: int) -> HttpResponse:
+    certificate = get_object_or_404(Certificate.objects.select_related("vendor"), pk=pk)
+    form = LeadCorrectionForm(request.POST)
+    if not form.is_valid():
+        ctx = _detail_context(request, certificate, correction_form=form)
+        return render(request, "certificates/detail.html", ctx, status=400)
+    data = form.cleaned_data
+    try:
+        done = correcting.correct_lead(
+            certificate,
+            user=request.user,
+            lead_email=data["lead_email"],
+            lead_phone=data["lead_phone"],
+            reference=data["reference"],
+            vendor=vendor_named(data["vendor"]),
+        )
+    except correcting.NotCorrectable as exc:
+        messages.error(request, f"Not changed. {exc}")
+    else:
+        if done is None:
+            messages.info(request, "Nothing changed.")
+        elif done.requeued:
+            messages.success(
+                request, "Lead corrected. The certificate is back in the queue and is claimed now."
+            )
+        else:
+            messages.warning(request, f"Lead corrected, but it is still on hold: {certificate.state_reason}")
+    return redirect(certificate)
 
 
 @require_POST

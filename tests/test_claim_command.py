@@ -64,7 +64,7 @@ def test_any_broken_body_gives_a_json_error_and_exit_1(tf_api, body, content_typ
     cert = tf_api.mint(email="jane@example.com")
     tf_api.cert_faults(cert["cert_id"], respond={"status": 502, "body": body, "content_type": content_type})
 
-    failure, printed = run(cert["cert_url"])
+    failure, printed = run(cert["cert_url"], "--email", "jane@example.com")
 
     assert failure is not None and failure.returncode == 1
     error = printed["error"]

@@ -287,7 +287,10 @@ def test_importing_saves_good_rows_reports_bad_ones_and_counts_them_on_the_batch
 
 
 def test_a_row_without_a_lead_time_gets_72_hours_from_receipt(tmp_path):
-    importing.import_file(write(tmp_path, f"cert_url,vendor\n{url(1)},Acme\n"), source=ImportBatch.Source.CSV)
+    importing.import_file(
+        write(tmp_path, f"cert_url,vendor,email\n{url(1)},Acme,jane@example.com\n"),
+        source=ImportBatch.Source.CSV,
+    )
 
     certificate = Certificate.objects.get()
     assert certificate.state == Certificate.State.PENDING
@@ -350,3 +353,17 @@ def test_a_lead_time_a_little_ahead_is_fine_but_a_day_ahead_is_not():
     assert importing.parse_lead_time("2024-05-01 12:10", now=now) == now + timedelta(minutes=10)
     with pytest.raises(ValueError, match="in the future"):
         importing.parse_lead_time("2024-05-02 12:00", now=now)
+
+
+def test_a_url_only_row_is_kept_on_hold_with_its_reason_and_never_sent(tmp_path, settings):
+    settings.TRUSTEDFORM_API_VERSION = "4.0"
+    path = write(tmp_path, f"cert_url,vendor\n{url(1)},Acme\n{url(2)},Acme\n")
+
+    report = importing.dry_run_file(path)
+    importing.import_file(path, source=ImportBatch.Source.CSV)
+
+    assert (report.counts.new, report.counts.held) == (2, 2)
+    assert "needs the lead's email or phone" in report.importer.outcomes[0].note
+    held = Certificate.objects.get(cert_id=url(1).rsplit("/", 1)[1])
+    assert held.state == Certificate.State.HELD and "Nothing was sent" in held.state_reason
+    assert not Certificate.objects.due().exists()  # the worker never takes it

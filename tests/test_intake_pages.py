@@ -248,7 +248,7 @@ def test_the_progress_endpoint_answers_json(client):
 
         data = client.get(reverse("intake:batch-progress", args=[batch.pk])).json()
 
-    assert data["counts"] == {"pending": 2, "claimed": 1, "error": 0, "expired": 1, "cancelled": 0}
+    assert data["counts"] == {"pending": 2, "held": 0, "claimed": 1, "error": 0, "expired": 1, "cancelled": 0}
     assert (data["total"], data["percent_done"], data["done"]) == (4, 50, False)
     assert data["claims_per_minute"] == 1.0  # one claim, a minute ago
     assert data["eta_seconds"] == 120

@@ -60,6 +60,8 @@ ACTIONS = [
     Action("claim a certificate", "certificates:claim", "POST", ANALYST, data={"cert_url": "not a url"}),
     Action("claim now", "certificates:claim-now", "POST", ANALYST, ("claimed",)),
     Action("claim selected", "certificates:claim-selected", "POST", ANALYST, data={"certificates": "1"}),
+    Action("correct a lead", "certificates:correct-lead", "POST", ANALYST, ("certificate",),
+           data={"lead_email": "jo@example.com", "vendor": "Acme"}),
     Action("check in", "certificates:check-in", "POST", ANALYST, ("claimed",)),
     Action("check in all at risk", "intake:check-in-at-risk", "POST", ANALYST),
     Action("open the review queue", "certificates:review-queue", "GET", ANALYST),

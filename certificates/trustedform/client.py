@@ -15,11 +15,12 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from certificates.trustedform.ids import CertificateRef, parse_certificate_url
-from certificates.trustedform.leads import Lead, ScanTerms, VerifyCriteria
+from certificates.trustedform.leads import Lead, ScanTerms, VerifyCriteria, missing_match_lead
 from certificates.trustedform.results import (
     CallRecord,
     CheckInResult,
     ClaimResult,
+    LeadIncomplete,
     PingUrlResult,
     TrustedFormError,
     ValidationResult,
@@ -110,6 +111,8 @@ class TrustedFormClient:
         """
         ref = self.certificate(cert_url)
         version = api_version or self.api_version
+        if missing := missing_match_lead(lead.email, lead.phone, version):
+            raise LeadIncomplete(missing)  # known now, so not sent (and not billed)
         if version == V4:
             body = v4_claim_body(lead, scans, insights_properties, verify)
         else:

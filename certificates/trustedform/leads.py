@@ -52,6 +52,21 @@ class Lead:
         return normalise_phone(self.phone)
 
 
+MISSING_MATCH_LEAD = (
+    "A v4 claim needs the lead's email or phone (match_lead); add one and claim again. "
+    "Nothing was sent to TrustedForm."
+)
+
+
+def missing_match_lead(email: str, phone: str, api_version: str) -> str:
+    """Why a claim of this lead could only be answered with an error, known before sending; or "".
+
+    v4 `retain` requires `match_lead` with an email or a phone (TrustedForm answers 400 "match_lead must
+    contain either phone or email keys"); v3 claims without either.
+    """
+    return MISSING_MATCH_LEAD if api_version == "4.0" and not (email.strip() or phone.strip()) else ""
+
+
 @dataclass(frozen=True)
 class ScanTerms:
     """Page-scan terms in wire form: strings, or v3 template objects `{"template", "variables"}`."""

@@ -193,3 +193,11 @@ class TrustedFormError(Exception):
 
     def as_dict(self) -> dict[str, Any]:
         return {"status": self.status, "reason": self.reason, "retryable": self.retryable}
+
+
+class LeadIncomplete(TrustedFormError):
+    """Refused before sending: the request as it stands could only be answered with an error (a v4
+    claim needs the lead's email or phone). Nothing was sent, so nothing was billed or logged."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
