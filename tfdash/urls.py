@@ -25,3 +25,6 @@ urlpatterns = [
     path("accounts/locked/<int:pk>/unlock/", accounts_views.unlock, name="unlock"),
     path("healthz", health.healthz, name="healthz"),
 ]
+
+# A refused page says which role opens it and who can grant it (tfdash/views.py).
+handler403 = "tfdash.views.permission_denied"
