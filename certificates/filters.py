@@ -27,6 +27,8 @@ REVIEW_CHOICES = [
     ("rejected", "Rejected"),
     ("none", "Not needed"),
 ]
+# A year: far past any claim deadline, and far inside what a datetime can add.
+MAX_DEADLINE_HOURS = 24 * 366
 
 
 def search_q(text: str) -> Q:
@@ -102,7 +104,8 @@ class CertificateFilter(django_filters.FilterSet):
         label="Deadline within (hours)",
         method="filter_deadline_within",
         min_value=0,
-        widget=forms.NumberInput(attrs={"placeholder": "e.g. 12", "min": 0}),
+        max_value=MAX_DEADLINE_HOURS,
+        widget=forms.NumberInput(attrs={"placeholder": "e.g. 12", "min": 0, "max": MAX_DEADLINE_HOURS}),
     )
     fingerprint = django_filters.ChoiceFilter(
         widget=QuickSelect,

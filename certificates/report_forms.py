@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 
 from certificates import reports
 from certificates.models import ReportThreshold
 
 MAX_CUSTOM_DAYS = 366
+# Bounds for a chosen day: a period's arithmetic (its month's end, a year of history before it) must
+# stay inside the dates Python and the database hold; 9999-12-31 would overflow.
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2099, 12, 31)
+
+
+def day_field(label: str) -> forms.DateField:
+    message = f"Choose a day from {EARLIEST:%b %-d, %Y} to {LATEST:%b %-d, %Y}."
+    return forms.DateField(
+        required=False,
+        label=label,
+        validators=[MinValueValidator(EARLIEST, message), MaxValueValidator(LATEST, message)],
+        widget=forms.DateInput(attrs={"type": "date", "min": EARLIEST, "max": LATEST}),
+    )
 
 
 class PeriodForm(forms.Form):
@@ -17,11 +32,9 @@ class PeriodForm(forms.Form):
         choices=[("day", "Day"), ("week", "Week"), ("month", "Month"), ("custom", "Custom range")],
         required=False,
     )
-    day = forms.DateField(
-        required=False, label="Day in the period", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    start = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    day = day_field("Day in the period")
+    start = day_field("From")
+    end = day_field("To")
 
     def __init__(self, data=None, *, default: str = "month", **kwargs) -> None:
         super().__init__(data, **kwargs)
@@ -29,6 +42,10 @@ class PeriodForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
+        # The period picker shows only the form's own errors: say which field was wrong, and why.
+        wrong = [f"{self.fields[name].label}: {' '.join(errors)}" for name, errors in self.errors.items()]
+        if wrong:
+            raise forms.ValidationError(" ".join(wrong))
         if data.get("period") == "custom":
             start, end = data.get("start"), data.get("end")
             if not start or not end:

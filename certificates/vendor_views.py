@@ -9,6 +9,7 @@ from django_tables2 import RequestConfig
 from certificates.forms import VendorForm
 from certificates.models import Vendor
 from certificates.tables import VendorTable
+from tfdash.paginators import Paginator
 
 PER_PAGE = 50
 
@@ -18,7 +19,7 @@ def vendor_list(request: HttpRequest) -> HttpResponse:
     table = VendorTable(Vendor.objects.all())
     if not request.user.has_perm("certificates.change_vendor"):
         table.columns.hide("edit")
-    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+    RequestConfig(request, paginate={"per_page": PER_PAGE, "paginator_class": Paginator}).configure(table)
     return render(request, "certificates/vendors.html", {"page": "vendors", "table": table})
 
 

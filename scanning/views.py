@@ -31,6 +31,7 @@ from scanning.forms import (
 from scanning.models import ScanProfile, ScanTemplate, ScanTerm, wrap_name
 from scanning.previewing import Preview, preview_scan
 from scanning.tables import ScanProfileTable, ScanTemplateTable, ScanTermTable
+from tfdash.paginators import Paginator
 
 PER_PAGE = 50
 
@@ -51,7 +52,7 @@ def _require(request: HttpRequest, action: str, model: type[Model]) -> None:
 class _ScanList(PermissionRequiredMixin, ExportMixin, SingleTableMixin, FilterView):
     raise_exception = True
     template_name = "scanning/list.html"
-    table_pagination = {"per_page": PER_PAGE}
+    table_pagination = {"per_page": PER_PAGE, "paginator_class": Paginator}
     export_formats = ("csv",)
     export_class = SafeTableExport
     section = ""
@@ -99,7 +100,7 @@ class ScanProfileList(PermissionRequiredMixin, SingleTableView):
     raise_exception = True
     template_name = "scanning/list.html"
     table_class = ScanProfileTable
-    table_pagination = {"per_page": PER_PAGE}
+    table_pagination = {"per_page": PER_PAGE, "paginator_class": Paginator}
 
     def get_queryset(self) -> QuerySet[ScanProfile]:
         return ScanProfile.objects.prefetch_related("terms", "templates", "assignments__vendor")

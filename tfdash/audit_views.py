@@ -5,10 +5,11 @@ from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
-from django_tables2 import LazyPaginator, RequestConfig
+from django_tables2 import RequestConfig
 
 from tfdash import audit
 from tfdash.forms import AuditFilterForm
+from tfdash.paginators import LazyPaginator
 from tfdash.tables import AuditTable
 
 PER_PAGE = 50
