@@ -5,6 +5,7 @@ Each filter is an equality or range test on an indexed column: nothing here scan
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from html import escape
 
@@ -18,6 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from certificates.models import Certificate, Vendor
 from certificates.trustedform import normalise_email, normalise_phone
+from certificates.trustedform.ids import MAX_CERT_ID_LENGTH
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
 SCAN_CHOICES = [("passed", "Passed"), ("failed", "Failed"), ("none", "Not scanned")]
@@ -29,17 +31,26 @@ REVIEW_CHOICES = [
 ]
 # A year: far past any claim deadline, and far inside what a datetime can add.
 MAX_DEADLINE_HOURS = 24 * 366
+# The list shows ids cut to 8 characters and an ellipsis; a pasted short id finds its certificate.
+ID_PREFIX = re.compile(rf"[0-9a-fA-F]{{6,{MAX_CERT_ID_LENGTH}}}")
 
 
 def search_q(text: str) -> Q:
-    """Exact matches on indexed columns: certificate id (or URL), reference, normalised email or phone.
+    """Exact matches on indexed columns: certificate id (or URL), reference, normalised email or phone;
+    and certificates whose id starts with a hex id prefix, such as the list's "b84b6b03…".
 
     Normalising the query the way intake normalises the lead means "(512) 555-1212" finds 5125551212,
-    and an exact match keeps it an index lookup instead of a LIKE scan.
+    and an exact match keeps it an index lookup instead of a LIKE scan. A prefix is a range of the
+    unique cert_id index (on PostgreSQL, its varchar_pattern_ops twin), not a scan.
     """
     text = text.strip()
     cert_id = text.rstrip("/").rsplit("/", 1)[-1]
     q = Q(cert_id=cert_id) | Q(cert_id=cert_id.lower()) | Q(reference=text)
+    prefix = cert_id.removesuffix("…").removesuffix("...")
+    if ID_PREFIX.fullmatch(prefix):
+        # Web ids are stored lower-case; other ids keep the case they came with.
+        for start in {prefix, prefix.lower()}:
+            q |= Q(cert_id__startswith=start)
     if "@" in text:
         q |= Q(email_normalised=normalise_email(text))
     phone = normalise_phone(text)
