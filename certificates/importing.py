@@ -26,10 +26,19 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Min
+from django.db.models import Count, Exists, F, Min, OuterRef
 from django.utils import timezone
 
-from certificates.models import CLAIM_WINDOW, Certificate, ImportBatch, ImportRowError, IntakeToken, Vendor
+from certificates.models import (
+    CLAIM_WINDOW,
+    OPEN_STATES,
+    ApiCall,
+    Certificate,
+    ImportBatch,
+    ImportRowError,
+    IntakeToken,
+    Vendor,
+)
 from certificates.tasks import import_stored_upload, wake_claimer
 from certificates.trustedform import (
     CertificateRef,
@@ -1137,17 +1146,71 @@ def retry_failed(batch: ImportBatch) -> int:
     return count
 
 
-def cancel_batch(batch: ImportBatch, *, user=None) -> int:
-    """Stop claiming the batch: its pending certificates are cancelled, claimed ones are kept."""
+@dataclass(frozen=True)
+class Cancellation:
+    """What cancelling a batch will do (`preview`) or did: it cancels what is not final and not out."""
+
+    cancellable: int  # pending or on hold, with no request out: cancelled, and never sent afterwards
+    in_flight: int  # a request is out right now: its answer decides (claimed ones are kept)
+
+
+def _cancellable(batch: ImportBatch) -> tuple[Any, Any]:
+    """The batch's open certificates, split by whether a request is out for them right now.
+
+    A request is out when the certificate's current lease logged a request that has no answer yet
+    (certificates.leasing writes that row before sending). A lease taken but not sent yet is cancellable:
+    the sender's fence check finds the certificate cancelled and sends nothing.
+    """
+    now = timezone.now()
+    open_ = Certificate.objects.filter(batch=batch, state__in=OPEN_STATES)
+    out = ApiCall.objects.filter(
+        certificate=OuterRef("pk"), outcome=ApiCall.Outcome.SENT, fence=OuterRef("lease_fence")
+    )
+    in_flight = open_.filter(lease_expires_at__gt=now).exclude(lease_owner="").filter(Exists(out))
+    return open_.exclude(pk__in=in_flight.values("pk")), in_flight
+
+
+def preview_cancel(batch: ImportBatch) -> Cancellation:
+    cancellable, in_flight = _cancellable(batch)
+    return Cancellation(cancellable.count(), in_flight.count())
+
+
+def cancel_batch(batch: ImportBatch, *, user=None) -> Cancellation:
+    """Stop claiming the batch: what is not final and has no request out is cancelled (and never sent
+    afterwards); what is out is left to its answer; claimed ones are kept. Undone by `uncancel_batch`."""
     now = timezone.now()
     with transaction.atomic():
-        count = Certificate.objects.filter(batch=batch, state=Certificate.State.PENDING).update(
-            state=Certificate.State.CANCELLED,
-            state_reason=f"Cancelled with import batch {batch.pk}.",
-            lease_owner="",
-            lease_expires_at=None,
+        cancellable, in_flight = _cancellable(batch)
+        count = cancellable.update(
+            state=Certificate.State.CANCELLED, state_reason=f"Cancelled with import batch {batch.pk}."
         )
         batch.cancelled_at = now
         batch.cancelled_by = user if user is not None and user.is_authenticated else None
         batch.save(update_fields=["cancelled_at", "cancelled_by"])
+        return Cancellation(count, in_flight.count())
+
+
+def uncancel_batch(batch: ImportBatch) -> int:
+    """Put the batch's cancelled certificates whose window is still open back in the queue."""
+    now = timezone.now()
+    with transaction.atomic():
+        cancelled = Certificate.objects.filter(
+            batch=batch, state=Certificate.State.CANCELLED, claim_deadline__gt=now
+        )
+        held = cancelled.filter(lead_email="", lead_phone="")
+        count = 0
+        if missing := missing_match_lead("", "", settings.TRUSTEDFORM_API_VERSION):
+            count += held.update(state=Certificate.State.HELD, state_reason=missing)
+        count += cancelled.update(state=Certificate.State.PENDING, state_reason="", next_attempt_at=now)
+        batch.cancelled_at, batch.cancelled_by = None, None
+        batch.save(update_fields=["cancelled_at", "cancelled_by"])
+    if count:
+        start_claiming()
     return count
+
+
+def uncancellable(batch: ImportBatch) -> int:
+    """How many of the batch's cancelled certificates are still within their window."""
+    return Certificate.objects.filter(
+        batch=batch, state=Certificate.State.CANCELLED, claim_deadline__gt=timezone.now()
+    ).count()

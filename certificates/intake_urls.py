@@ -19,6 +19,7 @@ urlpatterns = [
     path("batches/<int:pk>/progress/", views.batch_progress, name="batch-progress"),
     path("batches/<int:pk>/retry/", views.retry_batch, name="batch-retry"),
     path("batches/<int:pk>/cancel/", views.cancel_batch, name="batch-cancel"),
+    path("batches/<int:pk>/uncancel/", views.uncancel_batch, name="batch-uncancel"),
     # /intake/tokens/
     path("tokens/", views.token_list, name="tokens"),
     path("tokens/<int:pk>/revoke/", views.revoke_token, name="token-revoke"),

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
-from django_tables2 import LazyPaginator, RequestConfig
+from django_tables2 import RequestConfig
 
 from certificates import importing
 from certificates.exporting import SafeTableExport
@@ -20,6 +20,7 @@ from certificates.intake_forms import ImportForm, IntakeTokenForm, too_large_mes
 from certificates.masking import shown_contact
 from certificates.models import Certificate, ImportBatch, ImportRowError, IntakeToken, Vendor
 from certificates.tasks import check_in_at_risk as check_in_at_risk_task
+from tfdash.paginators import LazyPaginator  # bounded: a huge ?page= or ?per_page= gets a page
 
 PER_PAGE = 50
 CONTACT_FIELDS = ("email", "phone")
@@ -220,6 +221,7 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
             for state in Certificate.State.values
         ],
         "table": table,
+        "uncancellable": importing.uncancellable(batch) if batch.cancelled_at else 0,
     }
     return render(request, "certificates/intake/batch_detail.html", ctx)
 
@@ -242,14 +244,36 @@ def retry_batch(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("intake:batch", pk=batch.pk)
 
 
-@require_POST
 @permission_required("certificates.claim_certificate", raise_exception=True)
 def cancel_batch(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks, with the count; POST cancels. One click never cancels thousands of certificates."""
     batch = get_object_or_404(ImportBatch, pk=pk)
-    count = importing.cancel_batch(batch, user=request.user)
+    if request.method != "POST":
+        ctx = {"page": "import", "batch": batch, "preview": importing.preview_cancel(batch)}
+        return render(request, "certificates/intake/cancel_batch.html", ctx)
+    done = importing.cancel_batch(batch, user=request.user)
+    text = (
+        f"Cancelled {done.cancellable} certificate{'' if done.cancellable == 1 else 's'} of this batch: "
+        "they will not be claimed. Claimed ones are kept."
+    )
+    if done.in_flight:
+        text += (
+            f" {done.in_flight} had a request out to TrustedForm already: their answers are recorded as they "
+            "come back, and a retained one stays claimed."
+        )
+    messages.success(request, text + " Un-cancel puts them back in the queue while their windows are open.")
+    return redirect("intake:batch", pk=batch.pk)
+
+
+@require_POST
+@permission_required("certificates.claim_certificate", raise_exception=True)
+def uncancel_batch(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(ImportBatch, pk=pk)
+    count = importing.uncancel_batch(batch)
     messages.success(
         request,
-        f"Cancelled the batch: {count} pending certificates will not be claimed. Claimed ones are kept.",
+        f"Un-cancelled: {count} certificate{'' if count == 1 else 's'} back in the queue. Those whose window "
+        "closed meanwhile stay cancelled.",
     )
     return redirect("intake:batch", pk=batch.pk)
 

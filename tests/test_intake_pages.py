@@ -10,8 +10,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from certificates import importing
+from certificates import claiming, importing, leasing
 from certificates.models import Certificate, ImportBatch, IntakeToken
+from certificates.trustedform import CallRecord
 from tests.factories import PASSWORD, make_certificate, make_user, make_vendor
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +43,7 @@ def make_batch(*states: str, deadline_in: timedelta = timedelta(hours=60)) -> Im
     batch = ImportBatch.objects.create(source=ImportBatch.Source.CSV, filename="x.csv")
     vendor = make_vendor()
     for n, state in enumerate(states):
-        certificate = make_certificate(vendor=vendor)
+        certificate = make_certificate(vendor=vendor, email=f"lead{n}@example.com")
         certificate.batch, certificate.state = batch, state
         certificate.claim_deadline = timezone.now() + deadline_in + timedelta(minutes=n)
         if state == Certificate.State.CLAIMED:
@@ -291,7 +292,65 @@ def test_cancel_stops_pending_certificates_and_keeps_claimed_ones(client):
     assert other.state == "pending"
     batch.refresh_from_db()
     assert batch.cancelled_at is not None and batch.cancelled_by == user
-    assert "2 pending certificates will not be claimed" in response.content.decode()
+    assert "Cancelled 2 certificates of this batch: they will not be claimed." in response.content.decode()
+
+
+def test_cancel_asks_first_with_the_count(client):
+    login(client, "analyst")
+    batch = make_batch("pending", "pending", "pending", "claimed")
+
+    page = client.get(reverse("intake:batch-cancel", args=[batch.pk])).content.decode()
+
+    assert 'data-testid="cancel-count">3<' in page and "Cancel 3 certificates" in page
+    assert Certificate.objects.filter(batch=batch, state="pending").count() == 3  # asking changed nothing
+
+
+def test_cancel_leaves_a_certificate_whose_request_is_out_to_its_answer(client, tf_api):
+    login(client, "analyst")
+    batch = make_batch("pending", "pending")
+    out, waiting = Certificate.objects.filter(batch=batch).order_by("pk")
+    for certificate in (out, waiting):
+        lease = leasing.take(certificate, owner="worker w")
+        if certificate is out:  # its request was logged and sent; waiting's was not sent yet
+            leasing.guard(lease, certificate_id=certificate.pk, trigger="worker w")(
+                CallRecord("claim", "POST", certificate.cert_url, "4.0", "{}", started_at=0)
+            )
+
+    page = client.get(reverse("intake:batch-cancel", args=[batch.pk])).content.decode()
+    response = client.post(reverse("intake:batch-cancel", args=[batch.pk]), follow=True).content.decode()
+
+    assert 'data-testid="cancel-in-flight">1 already has a request out' in page
+    assert "Cancelled 1 certificate of this batch" in response and "1 had a request out" in response
+    out.refresh_from_db()
+    waiting.refresh_from_db()
+    assert (out.state, waiting.state) == ("pending", "cancelled")
+    # The waiting one's sender finds it cancelled at its fence check and sends nothing.
+    job = claiming.job_for(
+        waiting, leasing.Lease(waiting.pk, "worker w", waiting.lease_fence), trigger="worker w"
+    )
+    assert claiming.attempt_claim(claiming.get_client(), job).fenced is not None
+    assert tf_api.requests(cert_id=waiting.cert_id) == []
+
+
+def test_uncancel_puts_back_what_is_still_within_its_window(client, django_capture_on_commit_callbacks):
+    login(client, "analyst")
+    batch = make_batch("pending", "pending")
+    late = Certificate.objects.filter(batch=batch).order_by("pk").last()
+    client.post(reverse("intake:batch-cancel", args=[batch.pk]))
+    Certificate.objects.filter(pk=late.pk).update(claim_deadline=timezone.now() - timedelta(minutes=1))
+
+    page = client.get(reverse("intake:batch", args=[batch.pk])).content.decode()
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(reverse("intake:batch-uncancel", args=[batch.pk]), follow=True)
+
+    assert "Un-cancel (1 still within their window)" in page
+    assert "1 certificate back in the queue" in response.content.decode()
+    assert sorted(Certificate.objects.filter(batch=batch).values_list("state", flat=True)) == [
+        "cancelled",
+        "pending",
+    ]
+    batch.refresh_from_db()
+    assert batch.cancelled_at is None and len(callbacks) == 1
 
 
 def test_a_viewer_cannot_retry_or_cancel(client):
