@@ -9,12 +9,15 @@ from django.db.models import QuerySet
 
 from certificates.models import Vendor
 from scanning.engine import ScanTermError, TermSpec, validate_delimiter, variable_names
+from scanning.meaning import V4, Divergence, V4Meaning, template_divergence, v4_meaning
 from scanning.models import Kind, ScanProfile, ScanTemplate, ScanTerm, member_errors
 
 VALUES_PREFIX = "values"
 MAX_PREVIEW_FILE_BYTES = 2 * 1024 * 1024
 MAX_VALUE_LENGTH = 500
 EMPTY_TERM = "The term is empty: enter the consent text to look for"
+CONFIRM_V4_TEMPLATE = "Tick the box to confirm what this means in API v4, or change the template's rows."
+CONFIRM_V4_PROFILE = "Tick the box to confirm what this profile means in API v4, or leave the template out."
 
 
 class ReadOnlyMixin:
@@ -56,7 +59,14 @@ KIND_CHOICES = [(Kind.REQUIRED, "contain it (required)"), (Kind.FORBIDDEN, "not 
 
 
 class ScanTemplateForm(ReadOnlyMixin, forms.ModelForm):
-    """The template's text and kind; its value rows come from `ValuesFormset` (set before validation)."""
+    """The template's text and kind; its value rows come from `ValuesFormset` (set before validation).
+
+    With API v4 a required template of several rows means "every row's sentence", not "any one": a
+    change to that meaning in a template that profiles hold is saved only once the manager ticks
+    `acknowledge_v4`.
+    """
+
+    acknowledge_v4 = forms.BooleanField(required=False, label="I understand")
 
     class Meta:
         model = ScanTemplate
@@ -68,28 +78,74 @@ class ScanTemplateForm(ReadOnlyMixin, forms.ModelForm):
         }
         labels = {"text": "Template", "kind": "The page must", "delimiter": "Placeholder delimiter"}
 
-    def __init__(self, *args: Any, rows: list[dict[str, str]] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        rows: list[dict[str, str]] | None = None,
+        api_version: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = KIND_CHOICES
         self.fields["text"].error_messages["required"] = EMPTY_TERM
         if rows is not None:
             # Not a form field: the model's clean() (the engine) checks the rows with the text.
             self.instance.variables = rows
+        self.api_version = api_version
+        # What the page warns about: the template as saved, or as posted once cleaned.
+        self.v4: Divergence | None = self._divergence(self.instance) if self.instance.pk else None
+        self._label_confirmation()
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        if self.instance.pk and cleaned.get("text"):
-            candidate = ScanTemplate(
-                pk=self.instance.pk,
-                name=cleaned.get("name") or "",
-                text=cleaned["text"],
-                delimiter=cleaned.get("delimiter") or "",
-                variables=self.instance.variables,
-            )
+        if not cleaned.get("text"):
+            return cleaned
+        candidate = ScanTemplate(
+            pk=self.instance.pk,
+            name=cleaned.get("name") or "",
+            text=cleaned["text"],
+            kind=cleaned.get("kind") or Kind.REQUIRED,
+            delimiter=cleaned.get("delimiter") or "",
+            variables=self.instance.variables,
+        )
+        if self.instance.pk:
             for profile in self.instance.profiles.all():
                 for error in member_errors(profile.delimiter, [], [candidate]):
                     self.add_error(None, f"In the profile “{profile}”: {error}")
+        self.v4 = self._divergence(candidate)
+        self._label_confirmation()
+        if self.v4 and self.meaning_changes() and not cleaned.get("acknowledge_v4"):
+            self.add_error("acknowledge_v4", CONFIRM_V4_TEMPLATE)
         return cleaned
+
+    def meaning_changes(self) -> bool:
+        """Whether saving changes what claims send in v4: other rows, or now required, in a profile.
+        A template in no profile is sent by no claim; the profile editor asks when it is added."""
+        if self.v4 is None or not self.instance.pk or not self.instance.profiles.exists():
+            return False
+        saved = ScanTemplate.objects.filter(pk=self.instance.pk).first()
+        before = self._divergence(saved) if saved else None
+        return before is None or before.rows != self.v4.rows
+
+    def warn_about_rows(self, data: Any, rows: list[dict[str, str]]) -> None:
+        """Warn while rows are being added ("Add a row" posts without saving), before any save."""
+        candidate = ScanTemplate(
+            pk=self.instance.pk,
+            name=data.get("name", ""),
+            text=data.get("text", ""),
+            kind=data.get("kind") or Kind.REQUIRED,
+            delimiter=data.get("delimiter", ""),
+            variables=rows,
+        )
+        self.v4 = self._divergence(candidate)
+        self._label_confirmation()
+
+    def _divergence(self, template: ScanTemplate) -> Divergence | None:
+        return template_divergence(template) if self.api_version == V4 else None
+
+    def _label_confirmation(self) -> None:
+        if self.v4:
+            _relabel(self, f"I understand: in API v4 {self.v4.confirmation}.")
 
 
 def template_columns(text: str, delimiter: str, rows: list[dict[str, str]]) -> list[str]:
@@ -150,6 +206,10 @@ def posted_rows(data: Any) -> tuple[list[str], list[dict[str, str]], int]:
 
 
 class ScanProfileForm(ReadOnlyMixin, forms.ModelForm):
+    """A profile's members and vendors. With API v4, a profile whose templates mean something else
+    than in v3 is saved only once its v4 meaning is acknowledged (`acknowledge_v4`, kept in history)."""
+
+    acknowledge_v4 = forms.BooleanField(required=False, label="I understand")
     vendors = forms.ModelMultipleChoiceField(
         queryset=Vendor.objects.none(),
         required=False,
@@ -167,7 +227,7 @@ class ScanProfileForm(ReadOnlyMixin, forms.ModelForm):
         }
         labels = {"delimiter": "Delimiter"}
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, api_version: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["vendors"].queryset = Vendor.objects.select_related("scan_assignment__profile")
         self.fields["vendors"].label_from_instance = _vendor_label
@@ -175,6 +235,10 @@ class ScanProfileForm(ReadOnlyMixin, forms.ModelForm):
         self.fields["templates"].label_from_instance = _member_label
         if self.instance.pk:
             self.initial["vendors"] = list(self.instance.assignments.values_list("vendor_id", flat=True))
+        self.api_version = api_version
+        # What the page warns about: the profile as saved, or as posted once cleaned.
+        self.v4: V4Meaning | None = v4_meaning(self.instance) if api_version == V4 else None
+        self._label_confirmation()
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -182,9 +246,25 @@ class ScanProfileForm(ReadOnlyMixin, forms.ModelForm):
             return cleaned
         terms: QuerySet[ScanTerm] = cleaned.get("terms") or ScanTerm.objects.none()
         templates: QuerySet[ScanTemplate] = cleaned.get("templates") or ScanTemplate.objects.none()
-        for error in member_errors(cleaned.get("delimiter") or "", terms, templates):
+        errors = member_errors(cleaned.get("delimiter") or "", terms, templates)
+        for error in errors:
             self.add_error(None, error)
+        if self.api_version == V4 and not errors:
+            self.v4 = v4_meaning(self.instance, templates, cleaned.get("delimiter") or "")
+            self._label_confirmation()
+            if self.v4.needs_acknowledgement and not cleaned.get("acknowledge_v4"):
+                self.add_error("acknowledge_v4", CONFIRM_V4_PROFILE)
         return cleaned
+
+    def _label_confirmation(self) -> None:
+        if self.v4 and self.v4.differs:
+            _relabel(self, self.v4.confirmation)
+
+
+def _relabel(form: forms.BaseForm, label: str) -> None:
+    """Name the v4 confirmation after what it confirms; the bound field (made during cleaning) too."""
+    form.fields["acknowledge_v4"].label = label
+    form["acknowledge_v4"].label = label
 
 
 def _vendor_label(vendor: Vendor) -> str:

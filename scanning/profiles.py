@@ -8,6 +8,8 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
+
 from certificates.trustedform import ScanTerms
 from scanning.engine import (
     CompiledProfile,
@@ -17,6 +19,7 @@ from scanning.engine import (
     compile_profile,
     expand_for_v4,
 )
+from scanning.meaning import V4, v4_meaning
 from scanning.models import Kind, ScanProfile, VendorScanProfile
 
 if TYPE_CHECKING:
@@ -52,7 +55,12 @@ def scan_terms_for_vendor(vendor: Vendor, *, profile_id: int | None = None) -> S
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    terms = scan_terms_for_profile(ScanProfile.objects.prefetch_related("terms", "templates").get(pk=key[0]))
+    profile = ScanProfile.objects.prefetch_related("terms", "templates").get(pk=key[0])
+    terms = scan_terms_for_profile(profile)
+    if settings.TRUSTEDFORM_API_VERSION == V4 and v4_meaning(profile).needs_acknowledgement:
+        # Still sent (the vendor's claims must not stop), but the pages say so: the profile list, the
+        # editor, the preview and each v4 claim's scan result (scanning.meaning.sent_meaning).
+        logger.warning("Scan profile %s is sent with a v4 meaning nobody acknowledged", profile.pk)
     with _cache_lock:
         _cache[key] = terms
         while len(_cache) > CACHE_SIZE:
@@ -87,25 +95,18 @@ def scan_terms_for_profile(profile: ScanProfile) -> ScanTerms:
     v4 has no templates, so each distinct expansion is sent as its own term (trustedform-api.md §6).
     """
     required, forbidden = profile_specs(profile)
-    delimiter = profile.delimiter or None
+    return scan_terms_from_specs(required, forbidden, profile.delimiter)
+
+
+def scan_terms_from_specs(required: list[TermSpec], forbidden: list[TermSpec], delimiter: str) -> ScanTerms:
+    """Terms in wire form; the preview builds what it shows with this, so it shows what a claim sends."""
     return ScanTerms(
         required=tuple(as_v3_term(spec) for spec in required),
         forbidden=tuple(as_v3_term(spec) for spec in forbidden),
-        delimiter=profile.delimiter,
-        required_v4=_expanded(required, delimiter),
-        forbidden_v4=_expanded(forbidden, delimiter),
+        delimiter=delimiter,
+        required_v4=_expanded(required, delimiter or None),
+        forbidden_v4=_expanded(forbidden, delimiter or None),
     )
-
-
-def v4_all_required_warnings(profile: ScanProfile) -> list[str]:
-    """Required templates whose rows v4 sends as separate required terms, each of which must be found."""
-    return [
-        f"In API v4 the {len(t.variables)} rows of “{t}” are {len(t.variables)} required terms: the scan "
-        "passes only if every row's sentence is on the page (v3 needs any one). For “any of these "
-        "companies”, use a profile per vendor with just its company, or API v3."
-        for t in profile.templates.all()
-        if t.kind == Kind.REQUIRED and len(t.variables) > 1
-    ]
 
 
 def _expanded(specs: list[TermSpec], delimiter: str | None) -> tuple[str, ...]:

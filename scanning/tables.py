@@ -3,6 +3,7 @@
 import django_tables2 as tables
 from django.utils.html import format_html
 
+from scanning.meaning import v4_meaning
 from scanning.models import ScanProfile, ScanTemplate, ScanTerm
 
 
@@ -69,11 +70,12 @@ class ScanProfileTable(tables.Table):
     required = tables.Column(empty_values=(), orderable=False, verbose_name="Required")
     forbidden = tables.Column(empty_values=(), orderable=False, verbose_name="Forbidden")
     vendors = tables.Column(empty_values=(), orderable=False, verbose_name="Vendors")
+    v4 = tables.Column(empty_values=(), orderable=False, verbose_name="In API v4")
     updated_at = tables.DateTimeColumn(verbose_name="Changed", format="M j, Y")
 
     class Meta:
         model = ScanProfile
-        fields = ("name", "delimiter", "required", "forbidden", "vendors", "updated_at")
+        fields = ("name", "delimiter", "required", "forbidden", "vendors", "v4", "updated_at")
         attrs = {"class": "table table-scanning"}
         empty_text = "No profiles yet: a vendor without one is claimed without a page scan."
 
@@ -91,3 +93,14 @@ class ScanProfileTable(tables.Table):
 
     def value_vendors(self, record: ScanProfile) -> str:
         return ", ".join(a.vendor.name for a in record.assignments.all())
+
+    def render_v4(self, record: ScanProfile) -> str:
+        meaning = v4_meaning(record)
+        if not meaning.differs:
+            return "Same as v3"
+        if meaning.acknowledged:
+            return format_html('<span title="{}">Differs: confirmed</span>', " ".join(meaning.sentences))
+        return format_html(
+            '<span class="badge badge-failure" title="{}" data-testid="v4-unconfirmed">Differs: not confirmed</span>',
+            " ".join(meaning.sentences),
+        )

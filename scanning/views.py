@@ -17,7 +17,6 @@ from django_tables2 import SingleTableMixin, SingleTableView
 from django_tables2.export.views import ExportMixin
 
 from certificates.exporting import SafeTableExport
-from scanning import profiles
 from scanning.filters import ScanTemplateFilter, ScanTermFilter
 from scanning.forms import (
     PreviewForm,
@@ -28,6 +27,7 @@ from scanning.forms import (
     template_columns,
     values_formset,
 )
+from scanning.meaning import record_acknowledgement
 from scanning.models import ScanProfile, ScanTemplate, ScanTerm, wrap_name
 from scanning.previewing import Preview, preview_scan
 from scanning.tables import ScanProfileTable, ScanTemplateTable, ScanTermTable
@@ -152,6 +152,7 @@ def term_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @permission_required("scanning.view_scantemplate", raise_exception=True)
 def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     template = get_object_or_404(ScanTemplate, pk=pk) if pk else ScanTemplate()
+    api_version = settings.TRUSTEDFORM_API_VERSION
     action = "change" if pk else "add"
     if pk is None:
         _require(request, "add", ScanTemplate)
@@ -161,18 +162,23 @@ def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         _columns, rows, blank = posted_rows(request.POST)
         if "add_row" in request.POST:
             # Add a row without saving (and without errors yet): the page works without JavaScript.
-            form = ScanTemplateForm(initial=request.POST.dict(), instance=template)
+            form = ScanTemplateForm(initial=request.POST.dict(), instance=template, api_version=api_version)
+            form.warn_about_rows(request.POST, rows)
             extra = blank + 1
         else:
-            form = ScanTemplateForm(request.POST, instance=template, rows=rows)
+            form = ScanTemplateForm(request.POST, instance=template, rows=rows, api_version=api_version)
             if form.is_valid():
                 with transaction.atomic():
                     form.save()
+                    if form.cleaned_data["acknowledge_v4"]:
+                        # The manager confirmed the v4 meaning of this template in its profiles.
+                        for profile in template.profiles.all():
+                            record_acknowledgement(profile)
                 messages.success(request, f"Saved the template “{template}” with {len(rows)} value rows.")
                 return redirect("scanning:template", pk=template.pk)
         columns = template_columns(request.POST.get("text", ""), request.POST.get("delimiter", ""), rows)
     else:
-        form = ScanTemplateForm(instance=template)
+        form = ScanTemplateForm(instance=template, api_version=api_version)
         rows = list(template.variables)
         columns = template_columns(template.text, template.delimiter, rows)
     can_edit = _may(request, action, ScanTemplate)
@@ -187,6 +193,9 @@ def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         "column_heads": [wrap_name(c, request.POST.get("delimiter", template.delimiter)) for c in columns],
         "values": values_formset(columns, rows, extra=extra if can_edit else 0),
         "can_edit": can_edit,
+        "v4_sentences": [form.v4.sentence] if form.v4 else [],
+        # Only a template that profiles hold changes what claims send; confirming it confirms them.
+        "v4_confirm": can_edit and bool(template.pk) and template.profiles.exists(),
     }
     return render(request, "scanning/template_form.html", ctx)
 
@@ -202,16 +211,18 @@ def profile_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         _require(request, "add", ScanProfile)
     if request.method == "POST":
         _require(request, action, ScanProfile)
-        form = ScanProfileForm(request.POST, instance=profile)
+        form = ScanProfileForm(request.POST, instance=profile, api_version=settings.TRUSTEDFORM_API_VERSION)
         if form.is_valid():
             # One transaction: a claim reading the profile's new stamp also sees its new terms.
             with transaction.atomic():
                 form.save()
                 profile.assign_to(form.cleaned_data["vendors"])
+                if form.cleaned_data["acknowledge_v4"]:
+                    record_acknowledgement(profile)
             messages.success(request, f"Saved the profile “{profile}”.")
             return redirect("scanning:profile", pk=profile.pk)
     else:
-        form = ScanProfileForm(instance=profile)
+        form = ScanProfileForm(instance=profile, api_version=settings.TRUSTEDFORM_API_VERSION)
     can_edit = _may(request, action, ScanProfile)
     if not can_edit:
         form.make_read_only()
@@ -221,9 +232,7 @@ def profile_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         "form": form,
         "profile": profile,
         "can_edit": can_edit,
-        "v4_warnings": profiles.v4_all_required_warnings(profile)
-        if profile.pk and settings.TRUSTEDFORM_API_VERSION == "4.0"
-        else [],
+        "v4": form.v4,
     }
     return render(request, "scanning/profile_form.html", ctx)
 
@@ -302,4 +311,5 @@ def _preview(form: PreviewForm) -> Preview | None:
         required=required,
         forbidden=forbidden,
         delimiter=data["delimiter"],
+        api_version=settings.TRUSTEDFORM_API_VERSION,
     )

@@ -161,6 +161,7 @@ def test_a_manager_builds_a_profile_and_assigns_it_to_vendors(client):
             "terms": [term.pk],
             "templates": [template.pk],
             "vendors": [vendor.pk],
+            "acknowledge_v4": "on",  # its two-row template means "both rows" in v4
         },
     )
 
