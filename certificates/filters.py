@@ -155,6 +155,13 @@ class CertificateFilter(django_filters.FilterSet):
         method="filter_review",
         empty_label="Any review",
     )
+    batch = django_filters.NumberFilter(
+        field_name="batch_id",
+        label="Import batch",
+        min_value=1,
+        max_value=2**53,
+        widget=forms.NumberInput(attrs={"placeholder": "batch #", "min": 1}),
+    )
 
     class Meta:
         model = Certificate

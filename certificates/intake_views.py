@@ -23,6 +23,9 @@ from certificates.tasks import check_in_at_risk as check_in_at_risk_task
 from tfdash.paginators import LazyPaginator  # bounded: a huge ?page= or ?per_page= gets a page
 
 PER_PAGE = 50
+# The batch's certificates a person must look at, each with its reason, on the batch page.
+ATTENTION_STATES = (Certificate.State.HELD, Certificate.State.ERROR, Certificate.State.EXPIRED)
+ATTENTION_ROWS = 20
 CONTACT_FIELDS = ("email", "phone")
 # The progress bar's segments, in this order, over a pale track for what is still pending.
 STATE_COLOURS = {
@@ -222,6 +225,12 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ],
         "table": table,
         "uncancellable": importing.uncancellable(batch) if batch.cancelled_at else 0,
+        "list_url": f"{reverse('certificates:list')}?batch={batch.pk}",
+        "attention": list(
+            Certificate.objects.filter(batch=batch, state__in=ATTENTION_STATES).order_by(
+                "claim_deadline", "pk"
+            )[:ATTENTION_ROWS]
+        ),
     }
     return render(request, "certificates/intake/batch_detail.html", ctx)
 

@@ -451,3 +451,24 @@ def test_the_progress_json_is_plain_json(client):
 
     assert response["Content-Type"] == "application/json"
     assert json.loads(response.content)["total"] == 1
+
+
+def test_a_batch_page_leads_to_its_certificates_with_every_reason(client):
+    login(client, "viewer")
+    batch = make_batch("claimed", "error", "held", "pending")
+    other = make_batch("error")
+    Certificate.objects.filter(batch=batch, state="error").update(
+        state_reason="TrustedForm: claimed too many times"
+    )
+    Certificate.objects.filter(batch=batch, state="held").update(
+        state_reason="A v4 claim needs the lead's email"
+    )
+
+    page = client.get(reverse("intake:batch", args=[batch.pk])).content.decode()
+    listed = client.get(reverse("certificates:list"), {"batch": batch.pk, "state": "error"}).content.decode()
+
+    assert f'href="/certificates/?batch={batch.pk}&amp;state=error"' in page
+    assert "TrustedForm: claimed too many times" in page and "needs the lead&#x27;s email" in page
+    ours = Certificate.objects.get(batch=batch, state="error")
+    assert f'href="{ours.get_absolute_url()}"' in listed
+    assert f'href="{Certificate.objects.get(batch=other).get_absolute_url()}"' not in listed

@@ -73,6 +73,8 @@ ACTIONS = [
     Action("import leads", "intake:import", "POST", ANALYST, data={"text": "https://cert.trustedform.com/abc"}),
     Action("retry a batch", "intake:batch-retry", "POST", ANALYST, ("batch",)),
     Action("cancel a batch", "intake:batch-cancel", "POST", ANALYST, ("batch",)),
+    Action("ask to cancel a batch", "intake:batch-cancel", "GET", ANALYST, ("batch",)),
+    Action("un-cancel a batch", "intake:batch-uncancel", "POST", ANALYST, ("batch",)),
     # Managers: export, vendors, scan terms, thresholds.
     Action("export certificates as CSV", "certificates:list", "GET", MANAGER, query={"_export": "csv"}),
     Action("export certificates as XLSX", "certificates:list", "GET", MANAGER, query={"_export": "xlsx"}),
