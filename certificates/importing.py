@@ -371,6 +371,16 @@ PREVIEW_ROWS = 100  # rows whose outcome a dry run shows one by one
 SHOWN_REJECTIONS = 500  # rejected rows kept in memory for the page; all are counted and saved
 
 NEW, DUPLICATE, REUSED, REJECTED = "new", "duplicate", "reused", "rejected"
+MAX_LISTED_VENDORS = 200  # new vendor names a dry run lists (a file naming more is surely mis-mapped)
+
+
+def _unconfirmed_vendor(name: str) -> FieldError:
+    return FieldError(
+        "vendor",
+        f"“{name}” is not a vendor yet, and the dry run did not list it for confirmation. Add it on the "
+        "Vendors page, or upload the file again and confirm the new vendors.",
+        name,
+    )
 
 
 @dataclass
@@ -430,8 +440,19 @@ class LeadImporter:
         keep_rejected: int | None = SHOWN_REJECTIONS,
         on_rejected: Callable[[RowOutcome], None] | None = None,
         chunk_size: int = CHUNK_SIZE,
+        new_vendors: Iterable[str] | None = None,
     ) -> None:
         self.batch = batch
+        # Vendors a file may create: those its dry run listed and the person confirmed (lower-cased).
+        # None: any (the claim form, the intake API and the command name their vendor on purpose).
+        # The vendor a person chose for the file's rows on the upload form is confirmed by that choice.
+        self.allowed_new_vendors = (
+            None
+            if new_vendors is None
+            else {v.lower() for v in [*new_vendors, " ".join(default_vendor.split())]}
+        )
+        self.new_vendor_names: dict[str, str] = {}  # key -> the first spelling seen, for the dry run
+        self._vendor_exists: dict[str, bool] = {}
         self.default_vendor = default_vendor
         self.keep_outcomes = keep_outcomes
         self.keep_rejected = keep_rejected
@@ -490,7 +511,11 @@ class LeadImporter:
                 else:
                     status = DUPLICATE if first == key else REUSED
                 outcome = RowOutcome(line, status, values, cert_id, lead.vendor)
-                if status == NEW:
+                if not self._vendor_may_be_used(lead):
+                    outcome = RowOutcome(line, REJECTED, values, errors=[_unconfirmed_vendor(lead.vendor)])
+                    if status == NEW:
+                        del seen[cert_id]  # not saved: a later row of it may still be new
+                elif status == NEW:
                     outcome.note = missing_match_lead(
                         lead.email, lead.phone, settings.TRUSTEDFORM_API_VERSION
                     )
@@ -502,6 +527,16 @@ class LeadImporter:
         self._seen = seen
         for outcome, _ in outcomes:
             self._record(outcome)
+
+    def _vendor_may_be_used(self, lead: ValidLead) -> bool:
+        key = lead.vendor_key
+        if key not in self._vendor_exists:
+            self._vendor_exists[key] = Vendor.objects.filter(name__iexact=lead.vendor).exists()
+        if self._vendor_exists[key] or key == " ".join(self.default_vendor.split()).lower():
+            return True
+        if len(self.new_vendor_names) < MAX_LISTED_VENDORS:
+            self.new_vendor_names.setdefault(key, lead.vendor)
+        return self.allowed_new_vendors is None or key in self.allowed_new_vendors
 
     def _known_vendors(self, ids: set[str]) -> dict[str, str]:
         if not ids:
@@ -679,6 +714,7 @@ def read_csv(
     on_rejected: Callable[[RowOutcome], None] | None = None,
     keep_rejected: int | None = SHOWN_REJECTIONS,
     last_line: int | None = None,
+    new_vendors: Iterable[str] | None = None,
 ) -> CsvReport:
     """Read a CSV file row by row into a LeadImporter: a dry run without a batch, the import with one.
 
@@ -688,7 +724,11 @@ def read_csv(
     report = CsvReport()
     report.encoding, report.encoding_note = detect_encoding(path)
     importer = LeadImporter(
-        batch=batch, default_vendor=default_vendor, on_rejected=on_rejected, keep_rejected=keep_rejected
+        batch=batch,
+        default_vendor=default_vendor,
+        on_rejected=on_rejected,
+        keep_rejected=keep_rejected,
+        new_vendors=new_vendors,
     )
     report.importer = importer
     with path.open(encoding=report.encoding, errors="replace", newline="") as stream:
@@ -852,6 +892,7 @@ def import_file(
     user=None,
     on_rejected: Callable[[RowOutcome], None] | None = None,
     batch: ImportBatch | None = None,
+    new_vendors: Iterable[str] | None = None,
 ) -> tuple[ImportBatch, CsvReport]:
     """Import a CSV file for real: a new batch (or the given one), every good row saved, every bad row recorded.
 
@@ -866,7 +907,9 @@ def import_file(
             filename=filename[:255],
             created_by=user if user is not None and user.is_authenticated else None,
         )
-    report = read_csv(path, default_vendor=default_vendor, batch=batch, on_rejected=on_rejected)
+    report = read_csv(
+        path, default_vendor=default_vendor, batch=batch, on_rejected=on_rejected, new_vendors=new_vendors
+    )
     ImportBatch.objects.filter(pk=batch.pk).update(still_reading=False)
     batch.refresh_from_db()
     if report.counts.new:
@@ -882,7 +925,12 @@ def import_upload(token: str, *, user) -> tuple[ImportBatch, CsvReport | None]:
     path, meta = stored_upload(token, user_id=user.pk)
     if path.stat().st_size <= inline_import_bytes():
         batch, report = import_file(
-            path, source=meta["source"], filename=meta["filename"], default_vendor=meta["vendor"], user=user
+            path,
+            source=meta["source"],
+            filename=meta["filename"],
+            default_vendor=meta["vendor"],
+            user=user,
+            new_vendors=meta.get("new_vendors", []),
         )
         discard_upload(token)
         return batch, report
@@ -904,7 +952,13 @@ def import_stored_upload_now(batch_id: int, token: str) -> None:
     except UploadNotFound:
         ImportBatch.objects.filter(pk=batch.pk).update(still_reading=False)
         return
-    import_file(path, source=batch.source, default_vendor=meta["vendor"], batch=batch)
+    import_file(
+        path,
+        source=batch.source,
+        default_vendor=meta["vendor"],
+        batch=batch,
+        new_vendors=meta.get("new_vendors", []),
+    )
     discard_upload(token)
 
 
@@ -961,6 +1015,13 @@ def stored_upload(token: str, *, user_id: int | None) -> tuple[Path, dict[str, A
     if meta.get("user_id") != user_id or not path.exists():
         raise UploadNotFound
     return path, meta
+
+
+def confirm_new_vendors(token: str, *, user_id: int | None, names: Iterable[str]) -> None:
+    """Record the new vendors a person confirmed for this upload: only these may be created by it."""
+    path, meta = stored_upload(token, user_id=user_id)
+    meta["new_vendors"] = sorted({n.lower() for n in names})
+    (upload_dir() / f"{token}.json").write_text(json.dumps(meta))
 
 
 def discard_upload(token: str) -> None:

@@ -162,6 +162,7 @@ def dry_run(request: HttpRequest, token: str) -> HttpResponse:
         "columns": [(header, importing.FIELD_LABELS.get(name)) for header, name in mapping],
         "rows": [(row, OUTCOME_BADGES[row.status]) for row in report.importer.outcomes],
         "rejections": [(row.line, error) for row in report.importer.rejected for error in row.errors],
+        "new_vendors": sorted(report.importer.new_vendor_names.values(), key=str.lower),
     }
     return render(request, "certificates/intake/dry_run.html", ctx)
 
@@ -169,7 +170,16 @@ def dry_run(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 @permission_required("certificates.claim_certificate", raise_exception=True)
 def confirm_import(request: HttpRequest, token: str) -> HttpResponse:
+    new_vendors = request.POST.getlist("new_vendor")
+    if new_vendors and not request.POST.get("confirm_new_vendors"):
+        messages.error(
+            request,
+            f"The file names {len(new_vendors)} vendor{'' if len(new_vendors) == 1 else 's'} tfdash does not know "
+            "yet: check the names below and tick the box to create them (or fix the file).",
+        )
+        return redirect("intake:dry-run", token=token)
     try:
+        importing.confirm_new_vendors(token, user_id=request.user.pk, names=new_vendors)
         batch, report = importing.import_upload(token, user=request.user)
     except importing.UploadNotFound:
         messages.info(request, "That upload was already imported or discarded; see the batches below.")

@@ -45,6 +45,8 @@ def test_an_analyst_imports_a_csv_and_watches_it_being_claimed(
     page.screenshot(path=tmp_path / "dry-run.png", full_page=True)
     assert not Certificate.objects.exists()
 
+    expect(page.get_by_test_id("new-vendors")).to_contain_text("Acme Leads")
+    page.get_by_test_id("confirm-new-vendors").check()
     page.get_by_test_id("confirm").click()
 
     expect(page.get_by_role("heading", name=re.compile(r"Import batch \d+"))).to_be_visible()

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from certificates import claiming, importing, leasing
-from certificates.models import Certificate, ImportBatch, IntakeToken
+from certificates.models import Certificate, ImportBatch, IntakeToken, Vendor
 from certificates.trustedform import CallRecord
 from tests.factories import PASSWORD, make_certificate, make_user, make_vendor
 
@@ -120,8 +120,9 @@ def test_a_large_file_is_read_in_the_background_while_the_batch_page_shows_progr
     rows = "".join(f"{url(n)},Acme\n" for n in range(1, 6)) + "not a url,Acme\n"
     token = upload(client, "cert_url,vendor\n" + rows)["Location"].rstrip("/").split("/")[-1]
 
+    confirmed = {"new_vendor": "Acme", "confirm_new_vendors": "1"}
     with django_capture_on_commit_callbacks() as callbacks:
-        response = client.post(reverse("intake:confirm", args=[token]), follow=True)
+        response = client.post(reverse("intake:confirm", args=[token]), confirmed, follow=True)
     batch = ImportBatch.objects.get()
     page = response.content.decode()
     progress = client.get(reverse("intake:batch-progress", args=[batch.pk])).json()
@@ -472,3 +473,36 @@ def test_a_batch_page_leads_to_its_certificates_with_every_reason(client):
     ours = Certificate.objects.get(batch=batch, state="error")
     assert f'href="{ours.get_absolute_url()}"' in listed
     assert f'href="{Certificate.objects.get(batch=other).get_absolute_url()}"' not in listed
+
+
+def test_new_vendors_in_a_file_are_listed_and_created_only_once_confirmed(client, upload_dir):
+    login(client, "analyst")
+    make_vendor("Acme")
+    rows = f"cert_url,vendor,email\n{url(1)},Acme,a@example.com\n{url(2)},=cmd|' /C calc'!A0,b@example.com\n"
+    dry = upload(client, rows)
+    token = dry["Location"].rstrip("/").split("/")[-1]
+
+    page = client.get(dry["Location"]).content.decode()
+    refused = client.post(
+        reverse("intake:confirm", args=[token]), {"new_vendor": "=cmd|' /C calc'!A0"}, follow=True
+    )
+
+    assert 'data-testid="new-vendors"' in page and "calc" in page and "Acme</li>" not in page
+    assert "tick the box to create them" in refused.content.decode()
+    assert not ImportBatch.objects.exists() and not Vendor.objects.filter(name__startswith="=").exists()
+
+
+def test_a_vendor_the_dry_run_did_not_list_is_not_created_and_its_rows_say_why(client, upload_dir, settings):
+    settings.INTAKE_INLINE_IMPORT_BYTES = 10**9
+    login(client, "analyst")
+    rows = f"cert_url,vendor,email\n{url(1)},Acme New,a@example.com\n{url(2)},Typo Leads,b@example.com\n"
+    token = upload(client, rows)["Location"].rstrip("/").split("/")[-1]
+
+    client.post(
+        reverse("intake:confirm", args=[token]), {"new_vendor": "Acme New", "confirm_new_vendors": "1"}
+    )
+
+    batch = ImportBatch.objects.get()
+    assert (batch.accepted, batch.rejected) == (1, 1)
+    assert set(Vendor.objects.values_list("name", flat=True)) == {"Acme New"}
+    assert "is not a vendor yet" in batch.row_errors.get().reason

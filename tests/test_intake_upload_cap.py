@@ -115,7 +115,9 @@ def test_a_large_files_dry_run_reads_only_its_first_lines_and_the_worker_reads_a
 
     token = dry["Location"].rstrip("/").split("/")[-1]
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("intake:confirm", args=[token]))
+        client.post(
+            reverse("intake:confirm", args=[token]), {"new_vendor": "Acme", "confirm_new_vendors": "1"}
+        )
 
     assert ImportBatch.objects.get().accepted == 50
 
