@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from certificates import reviewing
 from certificates.models import Certificate, Vendor
 from certificates.trustedform import normalise_email, normalise_phone
 from certificates.trustedform.ids import MAX_CERT_ID_LENGTH
@@ -29,6 +30,7 @@ REVIEW_CHOICES = [
     ("rejected", "Rejected"),
     ("none", "Not needed"),
 ]
+AT_RISK_CHOICES = [("yes", "Deadline within 12 h")]
 # A year: far past any claim deadline, and far inside what a datetime can add.
 MAX_DEADLINE_HOURS = 24 * 366
 # The list shows ids cut to 8 characters and an ellipsis; a pasted short id finds its certificate.
@@ -155,6 +157,14 @@ class CertificateFilter(django_filters.FilterSet):
         method="filter_review",
         empty_label="Any review",
     )
+    # What the home page's "at risk" card counts (Certificate.objects.at_risk), overdue ones included.
+    at_risk = django_filters.ChoiceFilter(
+        widget=QuickSelect,
+        label="At risk",
+        choices=AT_RISK_CHOICES,
+        method="filter_at_risk",
+        empty_label="At risk?",
+    )
     batch = django_filters.NumberFilter(
         field_name="batch_id",
         label="Import batch",
@@ -191,4 +201,12 @@ class CertificateFilter(django_filters.FilterSet):
         return queryset.filter(checked_in_at__isnull=value != "yes")
 
     def filter_review(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(review_status="" if value == "none" else value)
+        # "To review" is exactly the review queue: failed checks and undecided unclaimed certificates.
+        if value == "open":
+            return queryset.filter(reviewing.unresolved())
+        if value == "none":
+            return queryset.filter(review_status="").exclude(reviewing.unresolved())
+        return queryset.filter(review_status=value)
+
+    def filter_at_risk(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.at_risk() if value == "yes" else queryset

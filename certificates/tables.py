@@ -161,8 +161,19 @@ class CertificateTable(tables.Table):
         )
 
 
+DECIDE = '<span data-action="decide">{}</span>'
+# Why an unclaimed certificate is in the review queue, in a few words (the reason follows).
+UNCLAIMED_WHY = {
+    Certificate.State.ERROR: "not claimable",
+    Certificate.State.EXPIRED: "expired before it was claimed",
+    Certificate.State.HELD: "on hold",
+    Certificate.State.CANCELLED: "cancelled",
+}
+
+
 class ReviewQueueTable(tables.Table):
-    """Open reviews, oldest first; each row says why it needs a human."""
+    """What waits for a decision, oldest first (reviewing.unresolved); each row says why it needs a human
+    and what they can do about it."""
 
     select = tables.CheckBoxColumn(
         accessor="pk",
@@ -175,15 +186,20 @@ class ReviewQueueTable(tables.Table):
     vendor = tables.Column(accessor="vendor__name", verbose_name="Vendor")
     lead = tables.Column(empty_values=(), verbose_name="Lead")
     why = tables.Column(empty_values=(), verbose_name="Why it is here")
+    action = tables.Column(empty_values=(), verbose_name="What you can do")
     received_at = tables.Column(verbose_name="Received")
 
     class Meta:
         model = Certificate
-        fields = ("select", "cert_id", "vendor", "lead", "why", "received_at")
+        fields = ("select", "cert_id", "vendor", "lead", "why", "action", "received_at")
         orderable = False
         attrs = {"class": "table table-review", "id": "review-queue"}
-        row_attrs = {"data-pk": lambda record: record.pk, "class": "review-row"}
-        empty_text = "Nothing to review. Every failed check has a decision."
+        row_attrs = {
+            "data-pk": lambda record: record.pk,
+            "data-state": lambda record: record.state,
+            "class": "review-row",
+        }
+        empty_text = "Nothing to review. Every failed check and every unclaimed certificate has a decision."
 
     render_cert_id = CertificateTable.render_cert_id
     render_lead = CertificateTable.render_lead
@@ -191,6 +207,8 @@ class ReviewQueueTable(tables.Table):
 
     def render_why(self, record: Certificate) -> str:
         reasons = []
+        if record.state in UNCLAIMED_WHY:
+            reasons.append(f"{UNCLAIMED_WHY[record.state]}: {record.state_reason or 'no reason recorded'}")
         if record.outcome == Certificate.Outcome.FAILURE:
             reasons.append(f"claim failed: {record.outcome_reason or 'no reason given'}")
         if record.fingerprint_result in ("some", "none"):
@@ -204,6 +222,26 @@ class ReviewQueueTable(tables.Table):
         if record.reused:
             reasons.append("sent by more than one vendor")
         return format_html_join("", "<div>{}</div>", ((r,) for r in reasons)) or "—"
+
+    def render_action(self, record: Certificate) -> str:
+        url = record.get_absolute_url()
+        if record.state == Certificate.State.HELD:
+            return format_html(
+                '<a href="{}#correct-lead" data-action="correct">Correct the lead</a>'
+                '<div class="muted small">it is claimed at once; or reject it if the data cannot be found</div>',
+                url,
+            )
+        if record.state == Certificate.State.CANCELLED:
+            return format_html(
+                '<a href="{}" data-action="open">Open the certificate</a>'
+                '<div class="muted small">or accept that it is not claimed</div>',
+                url,
+            )
+        if record.state in (Certificate.State.ERROR, Certificate.State.EXPIRED):
+            return format_html(
+                DECIDE, "Accept (we accept losing its evidence) or reject the lead, with a note"
+            )
+        return format_html(DECIDE, "Accept or reject, with a note")
 
 
 class ApiCallTable(tables.Table):

@@ -33,6 +33,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "page": "home",
         "counts": {state: counts.get(state, 0) for state in Certificate.State.values},
         "at_risk": Certificate.objects.at_risk().count(),
+        "to_review": reviewing.count_waiting(),
     }
     if request.user.has_perm("certificates.view_vendordayrollup"):
         ctx["report_summary"] = reports.home_summary()
@@ -179,7 +180,7 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"{count} certificate{'' if count == 1 else 's'} {verb}, with your note.")
         return redirect("certificates:review-queue")
     # One row more than a page says whether more are waiting, without counting them.
-    rows = list(reviewing.review_queue()[: reviewing.QUEUE_PAGE + 1])
+    rows = reviewing.review_queue(reviewing.QUEUE_PAGE + 1)
     table = ReviewQueueTable(rows[: reviewing.QUEUE_PAGE])
     RequestConfig(request, paginate=False).configure(table)  # the request's user decides the masking
     ctx = {"page": "review", "table": table, "form": form, "more": len(rows) > reviewing.QUEUE_PAGE}
