@@ -103,6 +103,9 @@ class VendorReportTable(tables.Table):
     )
     failure_rate = RateColumn("failure_rate")
     expired = CountColumn("expired", "Expired before claim")
+    not_claimable = CountColumn("not_claimable", "Not claimable")
+    held = CountColumn("held", "On hold")
+    cancelled = CountColumn("cancelled", "Cancelled")
     checked_in = tables.Column(
         verbose_name="Checked in", attrs={"td": {"class": "num"}, "th": {"class": "num"}}
     )

@@ -64,6 +64,9 @@ LINK_FILTERS: dict[str, dict[str, str]] = {
     "failure": {"outcome": "failure"},
     "outcome_error": {"outcome": "error"},
     "expired": {"state": "expired"},
+    "not_claimable": {"state": "error"},
+    "cancelled": {"state": "cancelled"},
+    "held": {"state": "held"},
     "checked_in": {"checked_in": "yes"},
     "fingerprint_all": {"fingerprint": "all"},
     "fingerprint_some": {"fingerprint": "some"},
@@ -435,11 +438,9 @@ def home_summary(now: datetime | None = None) -> dict[str, Any]:
             past.append(row)
     today_links = list_links(None, day, day)
     return {
-        # The list's deadline_within filter leaves out what is already overdue (the sweep expires it).
-        "at_risk": Certificate.objects.at_risk(timedelta(hours=12), now=now)
-        .filter(claim_deadline__gte=now)
-        .count(),
-        "at_risk_url": f"{reverse('certificates:list')}?deadline_within=12&sort=claim_deadline",
+        # The same rule as the list's at_risk filter (pending or on hold, overdue ones included).
+        "at_risk": Certificate.objects.at_risk(timedelta(hours=12), now=now).count(),
+        "at_risk_url": f"{reverse('certificates:list')}?at_risk=yes&sort=claim_deadline",
         "today": {n: today_counts[n] for n in ("received", "claimed", "success", "failure", "outcome_error")},
         "today_links": today_links,
         "failure_rate_this_week": failure.value(sum((t.counts for t in this.values()), Counter())),

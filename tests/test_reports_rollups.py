@@ -87,6 +87,9 @@ def python_counts() -> dict[tuple[int, object], Counter]:
         n["failure"] += c.outcome == "failure"
         n["outcome_error"] += c.outcome == "error"
         n["expired"] += c.state == "expired"
+        n["not_claimable"] += c.state == "error"
+        n["cancelled"] += c.state == "cancelled"
+        n["held"] += c.state == "held"
         n["checked_in"] += c.checked_in_at is not None
         for value in ("all", "some", "none", "no_data"):
             n[f"fingerprint_{value}"] += c.fingerprint_result == value
