@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from django import forms
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, prefetch_related_objects
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -47,18 +47,20 @@ def review_queue(limit: int = QUEUE_PAGE) -> list[Certificate]:
     """The `limit` oldest certificates waiting for a decision.
 
     Each half is read on its own index, oldest first, and the two are merged: one OR query would gather
-    and sort everything waiting (a quarter of a second for 80,000 waiting rows on SQLite).
+    and sort everything waiting (a quarter of a second for 80,000 waiting rows on SQLite, against 6 ms).
     """
     rows: list[Certificate] = []
     for half in (FAILED_CHECKS, UNCLAIMED_UNDECIDED):
-        rows += (
-            Certificate.objects.filter(half).select_related("vendor").order_by("received_at", "id")[:limit]
-        )
-    return sorted(rows, key=lambda c: (c.received_at, c.pk))[:limit]
+        rows += Certificate.objects.filter(half).order_by("received_at", "id")[:limit]
+    rows = sorted(rows, key=lambda c: (c.received_at, c.pk))[:limit]
+    # Vendors for the rows kept only: joined in the query, SQLite would look up the vendor of every
+    # unclaimed row before sorting them (90 ms instead of 3 for 30,000 waiting).
+    prefetch_related_objects(rows, "vendor")
+    return rows
 
 
 def count_waiting() -> int:
-    """How many certificates wait in the review queue (two index counts)."""
+    """How many certificates wait in the review queue: two counts, each on the index its half reads."""
     return sum(Certificate.objects.filter(half).count() for half in (FAILED_CHECKS, UNCLAIMED_UNDECIDED))
 
 

@@ -180,3 +180,15 @@ def test_each_half_of_the_queue_reads_an_index_not_the_whole_table(half):
             plan = " | ".join(row[0] for row in cursor.fetchall())
             cursor.execute("RESET enable_seqscan")
             assert "Seq Scan on certificates_certificate" not in plan, plan
+
+
+def test_the_queue_page_is_three_queries_however_many_wait(django_assert_num_queries):
+    for state in [*UNCLAIMED, *UNCLAIMED]:
+        in_state(state)
+    in_state("claimed", outcome="failure", review_status="open")
+
+    with django_assert_num_queries(3):  # each half, then the vendors of the rows kept
+        rows = reviewing.review_queue()
+        names = {c.vendor.name for c in rows}
+
+    assert len(rows) == 9 and len(names) == 9
