@@ -68,6 +68,15 @@ def neutralise[T](value: T) -> T | str:
     return value
 
 
+FORMULA_LIKE_NAME = "A vendor name cannot start with =, +, -, @ (a spreadsheet would run it as a formula)."
+
+
+def formula_like(name: str) -> bool:
+    """Whether a name, once trimmed, starts as a spreadsheet formula would: such a name is refused as a
+    vendor's (FORMULA_LIKE_NAME says why) rather than stored and defused in every export after."""
+    return name.strip().startswith(FORMULA_PREFIXES)
+
+
 class SafeTableExport(TableExport):
     """django-tables2's export, in CSV or XLSX only, with every cell (headers too) neutralised.
 

@@ -2,6 +2,7 @@ from django import forms
 from django.core.validators import validate_email
 from django.urls import reverse
 
+from certificates.exporting import FORMULA_LIKE_NAME, formula_like
 from certificates.importing import parse_url
 from certificates.models import Vendor
 from certificates.trustedform import CertificateRef, InvalidCertificateUrl, normalise_phone
@@ -27,6 +28,17 @@ def clean_lead_email(value: str) -> str:
     if value:
         validate_email(value)
     return value
+
+
+def clean_vendor_name(value: str) -> str:
+    """A vendor's name with its whitespace collapsed; an empty name, or one a spreadsheet would run as a
+    formula, is refused."""
+    name = " ".join((value or "").split())
+    if not name:
+        raise forms.ValidationError("Enter the vendor's name.", code="required")
+    if formula_like(name):
+        raise forms.ValidationError(FORMULA_LIKE_NAME, code="formula_like")
+    return name
 
 
 def clean_lead_phone(value: str) -> str:
@@ -57,10 +69,7 @@ class ClaimForm(forms.Form):
     )
 
     def clean_vendor(self) -> str:
-        name = " ".join(self.cleaned_data["vendor"].split())
-        if not name:
-            raise forms.ValidationError("Enter the vendor's name.", code="required")
-        return name
+        return clean_vendor_name(self.cleaned_data["vendor"])
 
     def clean_email(self) -> str:
         try:
@@ -83,7 +92,7 @@ class VendorForm(forms.ModelForm):
         fields = ["name"]
 
     def clean_name(self) -> str:
-        name = " ".join(self.cleaned_data["name"].split())
+        name = clean_vendor_name(self.cleaned_data["name"])
         if Vendor.objects.filter(name__iexact=name).exclude(pk=self.instance.pk).exists():
             raise forms.ValidationError("A vendor with this name already exists.")
         return name
@@ -157,7 +166,5 @@ class LeadCorrectionForm(forms.Form):
         return self.cleaned_data["reference"].strip()
 
     def clean_vendor(self) -> str:
-        name = " ".join(self.cleaned_data["vendor"].split())
-        if not name:
-            raise forms.ValidationError("Enter the vendor's name.", code="required")
-        return name
+        return clean_vendor_name(self.cleaned_data["vendor"])
+
