@@ -168,3 +168,18 @@ class LeadCorrectionForm(forms.Form):
     def clean_vendor(self) -> str:
         return clean_vendor_name(self.cleaned_data["vendor"])
 
+
+class VendorMergeForm(forms.Form):
+    """The vendor to merge another into; posted again with `confirm` once the counts were shown."""
+
+    into = forms.ModelChoiceField(
+        queryset=Vendor.objects.none(),
+        label="Merge into",
+        empty_label="Choose a vendor…",
+        error_messages={"invalid_choice": "Choose one of the other vendors."},
+    )
+    confirm = forms.BooleanField(required=False)
+
+    def __init__(self, *args, source: Vendor, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["into"].queryset = Vendor.objects.exclude(pk=source.pk)

@@ -26,6 +26,8 @@ urlpatterns = [
     path("vendors/", vendor_views.vendor_list, name="vendors"),
     path("vendors/new/", vendor_views.vendor_new, name="vendor-new"),
     path("vendors/<int:pk>/", vendor_views.vendor_edit, name="vendor"),
+    path("vendors/<int:pk>/merge/", vendor_views.vendor_merge, name="vendor-merge"),
+    path("vendors/<int:pk>/delete/", vendor_views.vendor_delete, name="vendor-delete"),
     # /certificates/api-calls/
     path("api-calls/", views.api_call_list, name="api-calls"),
     path("api-calls/<int:pk>/", views.api_call_detail, name="api-call"),

@@ -120,6 +120,7 @@ def _change(label: str, record) -> Change:
         fields = _fields_of(model, record)
     else:
         fields = []
+        note = record.history_change_reason or ""  # a merge says so: "merged into “Acme Leads” by jane"
     return Change(
         when=record.history_date,
         model=str(model._meta.verbose_name),

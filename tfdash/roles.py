@@ -29,6 +29,7 @@ _MANAGER = [
     "certificates.export_certificate",
     "certificates.add_vendor",
     "certificates.change_vendor",
+    "certificates.delete_vendor",  # only one nothing refers to; merging needs it too
     "certificates.add_reportthreshold",
     "certificates.change_reportthreshold",
     "scanning.add_scanterm",
