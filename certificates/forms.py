@@ -174,7 +174,7 @@ class VendorMergeForm(forms.Form):
 
     into = forms.ModelChoiceField(
         queryset=Vendor.objects.none(),
-        label="Merge into",
+        label="Vendor to merge into",
         empty_label="Choose a vendor…",
         error_messages={"invalid_choice": "Choose one of the other vendors."},
     )
