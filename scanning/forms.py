@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -18,6 +20,7 @@ MAX_VALUE_LENGTH = 500
 EMPTY_TERM = "The term is empty: enter the consent text to look for"
 CONFIRM_V4_TEMPLATE = "Tick the box to confirm what this means in API v4, or change the template's rows."
 CONFIRM_V4_PROFILE = "Tick the box to confirm what this profile means in API v4, or leave the template out."
+CONFIRM_MOVES = "Tick the box to move them here, or untick them in Vendors."
 
 
 class ReadOnlyMixin:
@@ -205,11 +208,40 @@ def posted_rows(data: Any) -> tuple[list[str], list[dict[str, str]], int]:
     return columns, rows, blank
 
 
+@dataclass(frozen=True)
+class VendorMove:
+    """A vendor chosen for a profile while another profile is its own: saving moves it (a vendor has one)."""
+
+    vendor: Vendor
+    profile: ScanProfile
+
+    def __str__(self) -> str:
+        return f"{self.vendor} is in profile “{self.profile}” now; saving moves it here"
+
+
+def vendor_moves(profile: ScanProfile, vendors: Iterable[Vendor]) -> list[VendorMove]:
+    """The chosen vendors that another profile holds now (their assignment read with them)."""
+    moves = []
+    for vendor in vendors:
+        assignment = getattr(vendor, "scan_assignment", None)
+        if assignment is not None and assignment.profile_id != profile.pk:
+            moves.append(VendorMove(vendor, assignment.profile))
+    return moves
+
+
+def moves_key(moves: list[VendorMove]) -> str:
+    """What a confirmation confirmed: these vendors from these profiles, and no other move."""
+    return ",".join(sorted(f"{m.vendor.pk}:{m.profile.pk}" for m in moves))
+
+
 class ScanProfileForm(ReadOnlyMixin, forms.ModelForm):
     """A profile's members and vendors. With API v4, a profile whose templates mean something else
-    than in v3 is saved only once its v4 meaning is acknowledged (`acknowledge_v4`, kept in history)."""
+    than in v3 is saved only once its v4 meaning is acknowledged (`acknowledge_v4`, kept in history).
+    Choosing a vendor that another profile holds is saved only once the move is confirmed
+    (`confirm_moves` carries the moves the page showed, so a move it did not show is asked about again)."""
 
     acknowledge_v4 = forms.BooleanField(required=False, label="I understand")
+    confirm_moves = forms.CharField(required=False)
     vendors = forms.ModelMultipleChoiceField(
         queryset=Vendor.objects.none(),
         required=False,
@@ -239,9 +271,13 @@ class ScanProfileForm(ReadOnlyMixin, forms.ModelForm):
         # What the page warns about: the profile as saved, or as posted once cleaned.
         self.v4: V4Meaning | None = v4_meaning(self.instance) if api_version == V4 else None
         self._label_confirmation()
+        self.moves: list[VendorMove] = []
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        self.moves = vendor_moves(self.instance, cleaned.get("vendors") or [])
+        if self.moves and cleaned.get("confirm_moves") != moves_key(self.moves):
+            self.add_error("confirm_moves", CONFIRM_MOVES)
         if "delimiter" in self.errors:
             return cleaned
         terms: QuerySet[ScanTerm] = cleaned.get("terms") or ScanTerm.objects.none()
@@ -255,6 +291,10 @@ class ScanProfileForm(ReadOnlyMixin, forms.ModelForm):
             if self.v4.needs_acknowledgement and not cleaned.get("acknowledge_v4"):
                 self.add_error("acknowledge_v4", CONFIRM_V4_PROFILE)
         return cleaned
+
+    @property
+    def moves_key(self) -> str:
+        return moves_key(self.moves)
 
     def _label_confirmation(self) -> None:
         if self.v4 and self.v4.differs:

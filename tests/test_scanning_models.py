@@ -202,8 +202,15 @@ def test_saving_a_profile_assigns_it_to_the_chosen_vendors_and_moves_them_from_t
     old = make_profile("Old", vendors=[acme, gamma])
     term = make_term("I agree.")
 
+    # Acme's move was shown and confirmed (tests/test_scan_profile_moves.py asks first).
     form = ScanProfileForm(
-        {"name": "New", "delimiter": "", "terms": [term.pk], "vendors": [acme.pk, beta.pk]}
+        {
+            "name": "New",
+            "delimiter": "",
+            "terms": [term.pk],
+            "vendors": [acme.pk, beta.pk],
+            "confirm_moves": f"{acme.pk}:{old.pk}",
+        }
     )
     assert form.is_valid(), form.errors
     profile = form.save()
