@@ -440,7 +440,7 @@ def home_summary(now: datetime | None = None) -> dict[str, Any]:
     return {
         # The same rule as the list's at_risk filter (pending or on hold, overdue ones included).
         "at_risk": Certificate.objects.at_risk(timedelta(hours=12), now=now).count(),
-        "at_risk_url": f"{reverse('certificates:list')}?at_risk=yes&sort=claim_deadline",
+        "at_risk_url": f"{reverse('certificates:list')}?at_risk=yes",
         "today": {n: today_counts[n] for n in ("received", "claimed", "success", "failure", "outcome_error")},
         "today_links": today_links,
         "failure_rate_this_week": failure.value(sum((t.counts for t in this.values()), Counter())),
