@@ -216,3 +216,15 @@ def test_analysts_see_neither_merge_nor_delete(client, two_vendors):
 
     assert merged.status_code == deleted.status_code == 403
     assert Vendor.objects.filter(pk=source.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_merge_commits_for_real_with_every_deferred_constraint_checked(two_vendors):
+    # Committed, not rolled back at the end: PostgreSQL checks foreign keys at commit.
+    source, target = two_vendors
+
+    moved = vendors.merge_vendor(source, target, user=make_user("manager"))
+
+    assert moved == 2
+    assert not Vendor.objects.filter(pk=source.pk).exists()
+    assert Certificate.objects.filter(vendor=target).count() == 3
