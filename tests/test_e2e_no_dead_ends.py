@@ -65,4 +65,9 @@ def test_cancelling_a_batch_asks_with_the_count_and_can_be_undone(live_server, p
     page.get_by_role("button", name="Un-cancel (3 still within their window)").click()
 
     expect(page.get_by_text("Un-cancelled: 3 certificates back in the queue.")).to_be_visible()
-    assert set(Certificate.objects.values_list("state", flat=True)) <= {"pending", "claimed", "expired", "error"}
+    assert set(Certificate.objects.values_list("state", flat=True)) <= {
+        "pending",
+        "claimed",
+        "expired",
+        "error",
+    }

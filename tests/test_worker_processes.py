@@ -147,7 +147,9 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_the_next_one_finishes(tf_ap
     for call in unanswered:
         # Marked "sent, no answer recorded", and resolved: the next sender looked the certificate up.
         assert call.answer_seq is None
-        assert ApiCall.objects.filter(certificate=call.certificate, operation="view", seq__gt=call.seq).exists()
+        assert ApiCall.objects.filter(
+            certificate=call.certificate, operation="view", seq__gt=call.seq
+        ).exists()
     assert apilog.verify().intact
 
 
