@@ -11,6 +11,7 @@ import codecs
 import csv
 import email.utils
 import hashlib
+import itertools
 import json
 import re
 import secrets
@@ -29,6 +30,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, F, Min, OuterRef
 from django.utils import timezone
 
+from certificates.exporting import neutralise
 from certificates.models import (
     CLAIM_WINDOW,
     OPEN_STATES,
@@ -374,6 +376,42 @@ NEW, DUPLICATE, REUSED, REJECTED = "new", "duplicate", "reused", "rejected"
 MAX_LISTED_VENDORS = 200  # new vendor names a dry run lists (a file naming more is surely mis-mapped)
 
 
+MAX_KEPT_CELL = 2000  # a rejected row's cells are kept this long, to be fixed and imported again
+
+
+def _kept_row(values: Mapping[str, Any]) -> dict[str, str]:
+    return {name: str(values.get(name) or "")[:MAX_KEPT_CELL] for name in FIELDS if values.get(name)}
+
+
+def rejected_rows_csv(batch: ImportBatch) -> Iterator[str]:
+    """A batch's rejected rows as a CSV to fix and import again: the columns tfdash reads, then why."""
+    buffer = _LineBuffer()
+    writer = csv.writer(buffer)
+    writer.writerow([*FIELDS, "line", "why rejected"])
+    yield buffer.take()
+    errors = batch.row_errors.order_by("line", "id").iterator(chunk_size=2000)
+    # One line per rejected row (a row may have several errors), streamed in line order.
+    for line, same_line in itertools.groupby(errors, key=lambda error: error.line):
+        found = list(same_line)
+        row, why = found[0].row, "; ".join(error.reason for error in found)
+        writer.writerow([neutralise(row.get(name, "")) for name in FIELDS] + [line, neutralise(why)])
+        yield buffer.take()
+
+
+class _LineBuffer:
+    """What csv.writer writes, handed out line by line for a streaming response."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+    def take(self) -> str:
+        text, self.text = self.text, ""
+        return text
+
+
 def _unconfirmed_vendor(name: str) -> FieldError:
     return FieldError(
         "vendor",
@@ -561,6 +599,7 @@ class LeadImporter:
                         field=e.field[:64],
                         value=_truncate(e.value),
                         reason=e.reason[:500],
+                        row=_kept_row(outcome.values),
                     )
                     for e in outcome.errors
                 ]

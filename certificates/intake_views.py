@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import date
 from django.urls import reverse
@@ -217,6 +217,17 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
     table = RowErrorTable(batch.row_errors.all())
     RequestConfig(request, paginate={"per_page": PER_PAGE, "paginator_class": LazyPaginator}).configure(table)
     export = request.GET.get("_export")
+    if export == "fix":
+        # The whole rows, contacts included, to fix and import again: so the contact permission too.
+        if not request.user.has_perms(["certificates.export_certificate", "certificates.view_lead_contact"]):
+            raise PermissionDenied(
+                "Downloading rejected rows to re-import needs the export and contact permissions."
+            )
+        response = StreamingHttpResponse(
+            importing.rejected_rows_csv(batch), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="batch-{batch.pk}-rejected-rows-to-fix.csv"'
+        return response
     if SafeTableExport.is_valid_format(export):
         if not request.user.has_perm("certificates.export_certificate"):
             raise PermissionDenied("Exporting rejected rows needs the export permission.")

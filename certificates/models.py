@@ -439,6 +439,8 @@ class ImportRowError(models.Model):
     field = models.CharField(max_length=64, blank=True)
     value = models.CharField(max_length=300, blank=True)
     reason = models.CharField(max_length=500)
+    # The whole row as read ({field: text}), so rejected rows can be downloaded, fixed and imported again.
+    row = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["line", "id"]

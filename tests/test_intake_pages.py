@@ -388,13 +388,13 @@ def test_a_manager_downloads_rejected_rows_with_formulas_defused(client):
     assert ",=cmd" not in body
 
 
-def test_the_home_page_links_the_at_risk_card_to_the_list_by_deadline(client):
+def test_the_home_page_links_the_at_risk_card_to_the_at_risk_list(client):
     login(client, "analyst")
     make_batch("pending", deadline_in=timedelta(hours=2))
 
     page = client.get(reverse("home")).content.decode()
 
-    assert f'href="{reverse("certificates:list")}?state=pending&amp;sort=claim_deadline"' in page
+    assert f'href="{reverse("certificates:list")}?at_risk=yes"' in page
     assert "Check in all at risk (1)" in page
 
 
@@ -506,3 +506,38 @@ def test_a_vendor_the_dry_run_did_not_list_is_not_created_and_its_rows_say_why(c
     assert (batch.accepted, batch.rejected) == (1, 1)
     assert set(Vendor.objects.values_list("name", flat=True)) == {"Acme New"}
     assert "is not a vendor yet" in batch.row_errors.get().reason
+
+
+def test_rejected_rows_download_as_a_file_to_fix_and_import_again(client, upload_dir):
+    user = login(client, "manager")
+    rows = (
+        "cert_url,email,phone,vendor\n"
+        f"{url(1)},jane@example.com,,Acme\n"
+        f"{url(2)},not-an-email,123,Acme\n"
+        "http://cert.trustedform.com/x,bob@example.com,,=HYPERLINK(1)\n"
+    )
+    token = upload(client, rows, vendor="Acme")["Location"].rstrip("/").split("/")[-1]
+    client.post(reverse("intake:confirm", args=[token]))
+    batch = ImportBatch.objects.get()
+
+    response = client.get(reverse("intake:batch", args=[batch.pk]), {"_export": "fix"})
+    text = b"".join(response.streaming_content).decode()
+    lines = text.strip().splitlines()
+
+    assert lines[0] == "cert_url,email,phone,reference,vendor,lead_time,line,why rejected"
+    assert len(lines) == 3  # one line per rejected row, whatever its number of errors
+    assert "not-an-email,123" in lines[1] and "Not a valid email address.; Not a 10-digit" in lines[1]
+    assert "'=HYPERLINK(1)" in lines[2]  # a formula stays text in a spreadsheet
+    # Fixed and uploaded again, the good row imports.
+    fixed = "\n".join([lines[0], lines[1].replace("not-an-email", "sam@example.com").replace(",123,", ",,")])
+    token = upload(client, fixed + "\n")["Location"].rstrip("/").split("/")[-1]
+    client.post(reverse("intake:confirm", args=[token]))
+    assert ImportBatch.objects.order_by("-pk").first().accepted == 1
+    assert user.has_perm("certificates.view_lead_contact")
+
+
+def test_rows_to_fix_need_the_contact_permission(client):
+    login(client, "viewer")
+    batch = make_batch("error")
+
+    assert client.get(reverse("intake:batch", args=[batch.pk]), {"_export": "fix"}).status_code == 403
