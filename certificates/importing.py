@@ -30,7 +30,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Exists, F, Min, OuterRef
 from django.utils import timezone
 
-from certificates.exporting import neutralise
+from certificates.exporting import FORMULA_LIKE_NAME, formula_like, neutralise
 from certificates.models import (
     CLAIM_WINDOW,
     OPEN_STATES,
@@ -291,6 +291,8 @@ def validate_lead(
         errors.append(FieldError("vendor", "No vendor: add a vendor column or choose a vendor for the file."))
     elif len(vendor) > MAX_LENGTHS["vendor"]:
         errors.append(FieldError("vendor", "The vendor name is longer than 200 characters.", vendor))
+    elif formula_like(vendor):
+        errors.append(FieldError("vendor", FORMULA_LIKE_NAME, vendor))
 
     if text["email"]:
         try:

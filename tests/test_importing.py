@@ -7,7 +7,8 @@ import pytest
 from django.utils import timezone
 
 from certificates import importing, tasks
-from certificates.models import CLAIM_WINDOW, Certificate, ImportBatch, ImportRowError
+from certificates.exporting import FORMULA_LIKE_NAME
+from certificates.models import CLAIM_WINDOW, Certificate, ImportBatch, ImportRowError, Vendor
 from tests.factories import make_certificate, make_vendor
 
 pytestmark = pytest.mark.django_db
@@ -191,13 +192,22 @@ def test_a_file_without_a_certificate_column_rejects_every_row_and_says_why(tmp_
 
 
 def test_formula_like_cells_are_kept_as_plain_data(tmp_path):
-    text = f"cert_url,vendor,reference\n{url(1)},\"=cmd|' /C calc'!A0\",@SUM(1)\n{url(2)},+1,-2\n"
+    text = f"cert_url,vendor,reference\n{url(1)},Acme,@SUM(1)\n{url(2)},Acme,-2\n"
 
     report = importing.import_file(write(tmp_path, text), source=ImportBatch.Source.CSV)[1]
 
     assert report.counts.new == 2
-    stored = dict(Certificate.objects.values_list("vendor__name", "reference"))
-    assert stored == {"=cmd|' /C calc'!A0": "@SUM(1)", "+1": "-2"}
+    assert sorted(Certificate.objects.values_list("reference", flat=True)) == ["-2", "@SUM(1)"]
+
+
+def test_a_vendor_named_like_a_formula_is_rejected_with_why_and_nothing_is_created(tmp_path):
+    text = f"cert_url,vendor\n{url(1)},\"=cmd|' /C calc'!A0\"\n{url(2)},+1\n{url(3)},Acme\n"
+
+    report = importing.import_file(write(tmp_path, text), source=ImportBatch.Source.CSV)[1]
+
+    assert errors(report) == [(2, "vendor", FORMULA_LIKE_NAME), (3, "vendor", FORMULA_LIKE_NAME)]
+    assert list(Vendor.objects.values_list("name", flat=True)) == ["Acme"]
+    assert list(Certificate.objects.values_list("cert_id", flat=True)) == [f"{3:040x}"]
 
 
 def test_a_file_of_bare_urls_needs_no_header(tmp_path):

@@ -55,7 +55,8 @@ BAD_VALUES = {
 def lead_files(draw):
     """(CSV bytes, number of good rows, number of bad rows) with a header in random spellings."""
     ids = draw(st.lists(st.integers(1, 2**160 - 1), min_size=1, max_size=25, unique=True))
-    vendor = draw(st.sampled_from(["Acme", "Café Leads", *FORMULAS]))
+    # Formula-like vendor names are refused (a test of their own says so); these are awkward but valid.
+    vendor = draw(st.sampled_from(["Acme", "Café Leads", "1+1 Leads", "Acme = Leads", "'=Acme"]))
     rows, good, bad = [], 0, 0
     for cert in ids:
         row = {

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from certificates import claiming, importing, intake_api
+from certificates.exporting import FORMULA_LIKE_NAME
 from certificates.models import Certificate, ImportBatch, ImportRowError
 from tests.factories import make_certificate, make_vendor
 from tests.support.databases import subprocess_database_url
@@ -358,3 +359,13 @@ def test_any_json_gets_an_answer_never_a_500(client, token, body):
         results = response.json()["results"]
         assert len(results) == (len(body) if isinstance(body, list) else 1)
         assert all(r["errors"] for r in results if r["status"] == "rejected")
+
+
+def test_a_vendor_named_like_a_formula_is_rejected_per_lead(client, token):
+    response = post(client, [lead(1, vendor="@SUM(A1)"), lead(2)], token)
+
+    assert response.status_code == 207
+    rejected = response.json()["results"][0]
+    assert rejected["status"] == "rejected"
+    assert rejected["errors"] == [{"field": "vendor", "reason": FORMULA_LIKE_NAME}]
+    assert list(Certificate.objects.values_list("vendor__name", flat=True)) == ["Acme"]

@@ -478,18 +478,18 @@ def test_a_batch_page_leads_to_its_certificates_with_every_reason(client):
 def test_new_vendors_in_a_file_are_listed_and_created_only_once_confirmed(client, upload_dir):
     login(client, "analyst")
     make_vendor("Acme")
-    rows = f"cert_url,vendor,email\n{url(1)},Acme,a@example.com\n{url(2)},=cmd|' /C calc'!A0,b@example.com\n"
+    rows = f"cert_url,vendor,email\n{url(1)},Acme,a@example.com\n{url(2)},Zenith Leads,b@example.com\n"
     dry = upload(client, rows)
     token = dry["Location"].rstrip("/").split("/")[-1]
 
     page = client.get(dry["Location"]).content.decode()
     refused = client.post(
-        reverse("intake:confirm", args=[token]), {"new_vendor": "=cmd|' /C calc'!A0"}, follow=True
+        reverse("intake:confirm", args=[token]), {"new_vendor": "Zenith Leads"}, follow=True
     )
 
-    assert 'data-testid="new-vendors"' in page and "calc" in page and "Acme</li>" not in page
+    assert 'data-testid="new-vendors"' in page and "Zenith Leads" in page and "Acme</li>" not in page
     assert "tick the box to create them" in refused.content.decode()
-    assert not ImportBatch.objects.exists() and not Vendor.objects.filter(name__startswith="=").exists()
+    assert not ImportBatch.objects.exists() and not Vendor.objects.filter(name="Zenith Leads").exists()
 
 
 def test_a_vendor_the_dry_run_did_not_list_is_not_created_and_its_rows_say_why(client, upload_dir, settings):

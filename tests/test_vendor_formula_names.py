@@ -1,5 +1,5 @@
 """A vendor name that a spreadsheet would run as a formula is refused, with why, wherever a person types
-one: the vendor form, the claim form and a lead's correction. Nothing is created and nothing is sent."""
+one: the vendor form, the claim form and a lead's correction (imports and the intake API: tests of their own). Nothing is created and nothing is sent."""
 
 import pytest
 from django.urls import reverse
