@@ -382,7 +382,8 @@ MAX_KEPT_CELL = 2000  # a rejected row's cells are kept this long, to be fixed a
 
 
 def _kept_row(values: Mapping[str, Any]) -> dict[str, str]:
-    return {name: str(values.get(name) or "")[:MAX_KEPT_CELL] for name in FIELDS if values.get(name)}
+    """The row as read, storable in any database: PostgreSQL's JSON refuses NUL and lone surrogates."""
+    return {name: _truncate(str(values[name]), MAX_KEPT_CELL) for name in FIELDS if values.get(name)}
 
 
 def rejected_rows_csv(batch: ImportBatch) -> Iterator[str]:

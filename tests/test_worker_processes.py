@@ -79,13 +79,14 @@ def import_minted(minted: list[dict]) -> list[Certificate]:
     return Certificate.objects.bulk_create(rows, batch_size=500)
 
 
-def wait_for(condition, timeout: float, what: str) -> None:
+def wait_for(condition, timeout: float, what: str, log: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    tail = log.read_text()[-4000:] if log and log.exists() else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{tail}")
 
 
 def claimed() -> int:
@@ -114,7 +115,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_the_next_one_finishes(tf_ap
 
     sweep_once(env, log)  # enqueues the claim task into the database queue
     first = start_worker(env, log)
-    wait_for(lambda: claimed() >= 250, 120, "the first worker to claim 250 certificates")
+    wait_for(lambda: claimed() >= 250, 120, "the first worker to claim 250 certificates", log)
     os.kill(first.pid, signal.SIGKILL)
     first.wait(timeout=10)
     at_kill = claimed()
@@ -127,6 +128,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_the_next_one_finishes(tf_ap
             lambda: not Certificate.objects.filter(state=Certificate.State.PENDING).exists(),
             300,
             "every certificate to reach a final state",
+            log,
         )
     finally:
         stop(second, scheduler)
@@ -162,10 +164,10 @@ def test_two_workers_on_postgresql_never_claim_a_certificate_twice(tf_api, tmp_p
     sweep_once(env, log)
     workers = [start_worker(env, log)]
     try:
-        wait_for(lambda: claimed() >= 50, 120, "the first worker to start claiming")
+        wait_for(lambda: claimed() >= 50, 120, "the first worker to start claiming", log)
         sweep_once(env, log)  # the first task is running, so this enqueues a second one
         workers.append(start_worker(env, log))
-        wait_for(lambda: claimed() == 2000, 300, "2,000 certificates to be claimed")
+        wait_for(lambda: claimed() == 2000, 300, "2,000 certificates to be claimed", log)
     finally:
         stop(*workers)
 
@@ -190,13 +192,13 @@ def test_a_worker_stalled_past_its_leases_sends_nothing_the_other_took_over(tf_a
     stalled = start_worker(env, log)
     other = None
     try:
-        wait_for(lambda: claimed() >= 20, 120, "the first worker to start claiming")
+        wait_for(lambda: claimed() >= 20, 120, "the first worker to start claiming", log)
         os.kill(stalled.pid, signal.SIGSTOP)
         sweep_once(env, log)  # the stalled task still counts as running: this enqueues a second one
         other = start_worker(env, log)
         time.sleep(float(env["CLAIM_LEASE_SECONDS"]) * 3)  # well past every lease the stalled one holds
         os.kill(stalled.pid, signal.SIGCONT)
-        wait_for(lambda: claimed() == 400, 300, "400 certificates to be claimed")
+        wait_for(lambda: claimed() == 400, 300, "400 certificates to be claimed", log)
         time.sleep(2)  # let the resumed worker write whatever it still had out
     finally:
         os.kill(stalled.pid, signal.SIGCONT)
