@@ -9,7 +9,7 @@ SANDBOX_PORT ?= 8001
 B ?=
 
 # Django 6 needs Python >= 3.12. `python3.12` on PATH may be a pyenv shim that fails, so each candidate
-# is run and checked before it is chosen (ecosystem.md §0).
+# is run and checked before it is chosen (docs/architecture.md).
 PYTHON_CANDIDATES := $(PYTHON) python3.14 python3.13 python3.12 python3 \
 	$(wildcard $(HOME)/.pyenv/versions/3.1[2-9]*/bin/python3) $(wildcard /root/.pyenv/versions/3.1[2-9]*/bin/python3) \
 	$(wildcard /usr/local/bin/python3.1[2-9]) $(wildcard /usr/bin/python3.1[2-9])

@@ -33,7 +33,7 @@ def setup_django(tmp: Path) -> None:
 def import_certificates(minted: list[dict]) -> None:
     from django.utils import timezone
 
-    from certificates.importing import vendor_named
+    from certificates.intake.leads import vendor_named
     from certificates.models import CLAIM_WINDOW, Certificate
 
     vendor, now = vendor_named("Bench Leads"), timezone.now()
@@ -78,7 +78,7 @@ def run() -> None:
         setup_django(tmp)
         from django.conf import settings
 
-        from certificates import claiming
+        from certificates import claiming, worker
         from certificates.models import Certificate
         from tests.support.sandbox import start_sandbox
 
@@ -94,7 +94,7 @@ def run() -> None:
             baseline = sequential_rate(sandbox.base_url, admin.api_key, minted[WORKER_CLAIMS:])
 
             started = time.perf_counter()
-            stats = claiming.claim_due(owner="bench", threads=THREADS)
+            stats = worker.claim_due(owner="bench", threads=THREADS)
             elapsed = time.perf_counter() - started
             assert stats.claimed == WORKER_CLAIMS, stats
             assert Certificate.objects.filter(state="claimed").count() == WORKER_CLAIMS

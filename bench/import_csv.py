@@ -70,7 +70,7 @@ def bulk_create_baseline(path: Path) -> None:
 
 
 def importer(path: Path) -> None:
-    from certificates.importing import import_file
+    from certificates.intake.uploads import import_file
     from certificates.models import ImportBatch
 
     batch, report = import_file(path, source=ImportBatch.Source.COMMAND, filename=path.name)

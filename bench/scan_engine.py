@@ -20,7 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scanning.engine import TermSpec, compile_profile, normalise  # noqa: E402
+from scanning.engine import compile_profile
+from scanning.terms import TermSpec
+from scanning.text import normalise
 
 PAGE_BYTES = 200_000
 REPETITIONS = 9

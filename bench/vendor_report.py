@@ -181,10 +181,10 @@ def run() -> None:
     from django.test import Client
     from django.urls import reverse
 
-    from certificates import reports, rollups
+    from certificates.reports import rollups, scorecards
 
     rollups.refresh_dirty()
-    period = reports.last_days(30)
+    period = scorecards.last_days(30)
     start = datetime.combine(period.start, day_start.min, tzinfo=UTC)
     end = datetime.combine(period.end + timedelta(days=1), day_start.min, tzinfo=UTC)
     bounds = [connection.ops.adapt_datetimefield_value(start), connection.ops.adapt_datetimefield_value(end)]

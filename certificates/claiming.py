@@ -1,18 +1,14 @@
 """Claiming and checking in certificates, and writing down every answer.
 
-The client (`certificates.trustedform`) does HTTP only; this module sends through the one door
+The client (`trustedform`) does HTTP only; this module sends through the one door
 (`certificates.leasing`: lease, fence, write-ahead log row) and turns the client's results and errors
 into rows: the API call's answer, a Claim or CheckIn for every answer, and the certificate's state.
 """
 
 from __future__ import annotations
 
-import queue
 import random
-import time
 import uuid
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -20,14 +16,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from certificates import apilog, leasing
+from certificates import leasing
+from certificates.apilog import models as api_log
 from certificates.leasing import AlreadyFinal, Fenced, Lease, LeaseHeld
 from certificates.models import (
     CHECK_IN_WINDOW,
-    OPEN_STATES,
     AccountStatus,
     ApiCall,
     Certificate,
@@ -35,7 +30,8 @@ from certificates.models import (
     Claim,
 )
 from certificates.redaction import redact
-from certificates.trustedform import (
+from scanning.profiles import scan_terms_for_vendor
+from trustedform import (
     V4,
     CallRecord,
     ClaimResult,
@@ -45,7 +41,6 @@ from certificates.trustedform import (
     TrustedFormClient,
     TrustedFormError,
 )
-from scanning.profiles import scan_terms_for_vendor
 
 __all__ = ["AlreadyFinal", "ClaimingPaused", "Fenced", "LeaseHeld", "redact"]
 
@@ -95,7 +90,7 @@ def record_call(
         "outcome": call.outcome or ApiCall.Outcome.ERROR,
         "error": redact(call.error)[:500],
     }
-    return apilog.complete_call(
+    return api_log.complete_call(
         logged_request(call, certificate=certificate, user=user, trigger=trigger), result=result, **answer
     )
 
@@ -106,7 +101,7 @@ def logged_request(
     """The log row written for this request before it was sent; written now if the request went out
     without the door (none should)."""
     if not isinstance(call.log_ref, ApiCall):
-        call.log_ref = apilog.open_call(
+        call.log_ref = api_log.open_call(
             created_at=datetime.fromtimestamp(call.started_at, tz=UTC),
             triggered_by=_user_or_none(user),
             trigger=trigger[:64],
@@ -298,11 +293,23 @@ def _record_under_lease(certificate: Certificate, attempt: Attempt) -> Claim | N
     with transaction.atomic():
         current = leasing.holds(lease) if lease is not None else None
         if current is not None:
-            _refresh(certificate, current)
+            refresh_from(certificate, current)
         return record_attempt(certificate, attempt, current=lease is None or current is not None)
 
 
-def _refresh(certificate: Certificate, current: Certificate) -> None:
+# What a sender re-reads from the locked row before it records an answer.
+REFRESHED_FIELDS = [
+    "state",
+    "claim_deadline",
+    "checked_in_at",
+    "review_status",
+    "reused",
+    "attempts",
+    "last_attempt_unknown",
+]
+
+
+def refresh_from(certificate: Certificate, current: Certificate) -> None:
     for name in REFRESHED_FIELDS:
         setattr(certificate, name, getattr(current, name))
 
@@ -528,7 +535,7 @@ def claim_by_url(cert_url: str, lead: Lead, *, api_version: str | None = None, t
 
 def _result_of(claim: Claim) -> ClaimResult:
     """The typed result a claim row was made from (re-parsed from TrustedForm's answer as stored)."""
-    from certificates.trustedform import parse_claim_response
+    from trustedform import parse_claim_response
 
     lead = lead_for(claim.certificate)
     return parse_claim_response(
@@ -562,240 +569,3 @@ def _insights_json(result: ClaimResult) -> dict:
             data[key] = data[key].isoformat()
     data["raw"] = result.insights.raw
     return data
-
-
-# --- Background claiming ----------------------------------------------------------------------------
-
-REFRESHED_FIELDS = [
-    "state",
-    "claim_deadline",
-    "checked_in_at",
-    "review_status",
-    "reused",
-    "attempts",
-    "last_attempt_unknown",
-]
-
-
-@dataclass
-class WorkStats:
-    claimed: int = 0
-    retried: int = 0
-    final_errors: int = 0
-    not_sent: int = 0  # fenced: the lease was taken over, or the certificate finished meanwhile
-    paused: bool = False
-
-    def add(self, certificate: Certificate, attempt: Attempt) -> None:
-        if attempt.fenced is not None:
-            self.not_sent += 1
-        elif certificate.state == Certificate.State.CLAIMED:
-            self.claimed += 1
-        elif certificate.state == Certificate.State.PENDING:
-            self.retried += 1
-        else:
-            self.final_errors += 1
-
-
-class _Gate:
-    """Runs the threads' fence checks and write-ahead rows on the writing thread.
-
-    A thread about to send hands its request here and waits; the writing thread runs the guard (one
-    short transaction on its own connection) and lets it go, or raises Fenced in it. So the check is
-    still made immediately before the request leaves, and only one thread ever touches the database:
-    a thread's own connection could not see, or would lock out, the writer's open transaction (SQLite
-    has one writer at a time).
-    """
-
-    def __init__(self) -> None:
-        self.events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-
-    def before_send_for(self, job: ClaimJob) -> leasing.BeforeSend:
-        def before_send(call: CallRecord) -> None:
-            cleared: Future[None] = Future()
-            self.events.put(("send", (job, call, cleared)))
-            cleared.result()  # re-raises Fenced: nothing is sent
-
-        return before_send
-
-    def clear(self, job: ClaimJob, call: CallRecord, cleared: Future[None]) -> None:
-        try:
-            job.guard()(call)
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread, which raises it
-            cleared.set_exception(exc)
-        else:
-            cleared.set_result(None)
-
-
-def claim_due(*, owner: str, threads: int | None = None, max_seconds: float | None = None) -> WorkStats:
-    """Claim due certificates until none is due (or time runs out), keeping the thread pool busy.
-
-    Threads do HTTP only; this thread leases rows, clears each request through the door just before it
-    leaves (`_Gate`) and writes every answer. At most `threads` requests are out at once, so a
-    401/402/403 stops the rest: the account is paused, nothing more is leased, and what was leased but
-    not sent is released.
-    """
-    threads = threads or settings.CLAIM_THREADS
-    client = get_client()
-    stats = WorkStats()
-    trigger = f"worker {owner}"[:64]
-    deadline = time.monotonic() + max_seconds if max_seconds else None
-    leased: deque[tuple[Certificate, Lease]] = deque()
-    in_flight: dict[Future, Certificate] = {}
-    gate = _Gate()
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="claim") as pool:
-
-        def top_up() -> None:
-            while not stats.paused and leased and len(in_flight) < threads:
-                certificate, lease = leased.popleft()
-                job = job_for(certificate, lease, trigger=trigger)
-                future = pool.submit(attempt_claim, client, job, gate.before_send_for(job))
-                in_flight[future] = certificate
-                future.add_done_callback(lambda done: gate.events.put(("done", done)))
-
-        while True:
-            accepting = not stats.paused and (deadline is None or time.monotonic() < deadline)
-            if accepting and len(leased) < threads:
-                if AccountStatus.current().claiming_paused:
-                    stats.paused = True
-                else:
-                    # Lease a pool's worth ahead, so a thread never waits for the database.
-                    wanted = threads * 2 - len(leased) - len(in_flight)
-                    leased.extend(leasing.take_due(wanted, owner=trigger))
-            if accepting:
-                top_up()
-            if not in_flight:
-                break
-            finished = []
-            kind, event = gate.events.get()
-            while True:
-                if kind == "send":
-                    gate.clear(*event)
-                elif event in in_flight:
-                    finished.append((in_flight.pop(event), event.result()))
-                try:
-                    kind, event = gate.events.get_nowait()
-                except queue.Empty:
-                    break
-            if not finished:
-                continue
-            if any(a.error is not None and a.error.pauses_account for _, a in finished):
-                stats.paused = True
-            if accepting:
-                top_up()  # refill the threads first, then write: the writes overlap the next calls
-            # One transaction for the answers that came back together: one commit, not one per claim.
-            with transaction.atomic():
-                for certificate, attempt in finished:
-                    _write_worker_attempt(certificate, attempt, stats)
-    for _certificate, lease in leased:
-        leasing.release(lease)
-    return stats
-
-
-def _write_worker_attempt(certificate: Certificate, attempt: Attempt, stats: WorkStats) -> None:
-    lease = attempt.job.lease
-    # Re-read the row under its lock: a user may have cancelled or checked it in while the call was
-    # out, or (after a stall) another worker may have taken it over.
-    current = leasing.holds(lease) if lease is not None else None
-    if current is not None:
-        _refresh(certificate, current)
-    record_attempt(certificate, attempt, current=current is not None)
-    stats.add(certificate, attempt)
-    if current is not None and lease is not None:
-        leasing.release(lease)
-
-
-# --- Claiming a selection ---------------------------------------------------------------------------
-
-
-@dataclass
-class QueuedClaims:
-    """What "Claim selected" did with each certificate it was given."""
-
-    queued: int = 0  # made due now: the worker claims them through their leases
-    in_flight: int = 0  # a sender holds the lease right now: it will answer, nothing more is sent
-    final: int = 0  # already claimed, expired, not claimable or cancelled: not sent again
-
-
-def queue_claims(certificate_ids: list[int]) -> QueuedClaims:
-    """Make the selected pending certificates due now and wake the worker.
-
-    A bulk action does not claim in the web request (thousands of claims would outlast it): it puts the
-    certificates first in the worker's queue, whose leases make sure each is sent once.
-    """
-    now = timezone.now()
-    selected = Certificate.objects.filter(pk__in=certificate_ids)
-    done = QueuedClaims()
-    with transaction.atomic():
-        pending = selected.filter(state=Certificate.State.PENDING)
-        done.final = selected.count() - pending.count()
-        in_flight = pending.filter(lease_expires_at__gt=now).exclude(lease_owner="")
-        done.in_flight = in_flight.count()
-        done.queued = pending.exclude(pk__in=in_flight.values("pk")).update(next_attempt_at=now)
-    if done.queued:
-        from certificates.tasks import wake_claimer  # the tasks module runs this one's work
-
-        transaction.on_commit(wake_claimer)
-    return done
-
-
-# --- The sweep: what no claim will fix in time -----------------------------------------------------
-
-# Normal claims happen within seconds of intake; one still pending this close to its deadline is stuck
-# (retries, a paused account, an outage), so it is checked in to extend it to 90 days.
-CHECK_IN_LEAD = timedelta(hours=2)
-# The deadline is an estimate (from the lead's time or our receipt); keep trying a little past it,
-# since TrustedForm's own 404 is the real verdict.
-EXPIRY_GRACE = timedelta(hours=1)
-
-
-@dataclass
-class SweepStats:
-    checked_in: int = 0
-    check_in_errors: int = 0
-    expired: int = 0
-    due: int = 0
-
-
-def sweep(*, now: datetime | None = None) -> SweepStats:
-    """Expire what is past saving, check in what is about to expire, and count what is due."""
-    now = now or timezone.now()
-    stats = SweepStats()
-    pending = Certificate.objects.filter(state__in=OPEN_STATES)
-    # A certificate whose request is out right now keeps its lease: its answer decides, not the clock.
-    live = Q(lease_expires_at__gt=now) & ~Q(lease_owner="")
-    stats.expired = (
-        pending.filter(claim_deadline__lt=now - EXPIRY_GRACE)
-        .exclude(live)
-        .update(
-            state=Certificate.State.EXPIRED,
-            state_reason="The claim window closed before tfdash could claim or check it in.",
-            lease_owner="",
-            lease_expires_at=None,
-        )
-    )
-    if not AccountStatus.current().claiming_paused:
-        stuck = pending.filter(checked_in_at__isnull=True, claim_deadline__lte=now + CHECK_IN_LEAD).exclude(
-            cert_type__in=["mobile", "meta"]
-        )
-        for certificate in stuck.select_related("vendor").order_by("claim_deadline")[:500]:
-            try:
-                check_in_certificate(certificate, trigger="sweep")
-                stats.checked_in += 1
-            except (TrustedFormError, AlreadyFinal, LeaseHeld, Fenced):
-                stats.check_in_errors += 1
-    stats.due = Certificate.objects.due(now).count()
-    return stats
-
-
-def check_in_at_risk(*, user=None, within: timedelta = timedelta(hours=12)) -> SweepStats:
-    """Check in every pending certificate whose deadline is within `within` (the home page's button)."""
-    stats = SweepStats()
-    for certificate in (
-        Certificate.objects.at_risk(within).filter(checked_in_at__isnull=True).select_related("vendor")
-    ):
-        try:
-            check_in_certificate(certificate, user=user, trigger="check-in-at-risk")
-            stats.checked_in += 1
-        except (TrustedFormError, AlreadyFinal, LeaseHeld, Fenced):
-            stats.check_in_errors += 1
-    return stats

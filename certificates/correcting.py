@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from certificates import leasing
 from certificates.models import Certificate, LeadCorrection, Vendor
-from certificates.trustedform import missing_match_lead, normalise_email, normalise_phone
+from certificates.worker import wake_claimer
+from trustedform import missing_match_lead, normalise_email, normalise_phone
 
 CORRECTABLE = ("lead_email", "lead_phone", "reference", "vendor")
 
@@ -68,8 +69,6 @@ def correct_lead(
             certificate=current, changed_by=user, changes=changes, requeued=not missing
         )
         if not missing:
-            from certificates.tasks import wake_claimer  # the tasks module runs this one's work
-
             transaction.on_commit(wake_claimer)
     for name in (*CORRECTABLE, "email_normalised", "phone_normalised", "state", "state_reason"):
         setattr(certificate, name, getattr(current, name))

@@ -1,7 +1,7 @@
 """CSV and XLSX exports: the filtered certificate list, and every django-tables2 table (SafeTableExport).
 
 CSV streams row by row from a database iterator, so a million-row export holds one chunk in memory
-(ecosystem.md §2.2.4: tablib's in-memory Dataset took +383 MB for 250k rows). XLSX must be built whole,
+(tablib's in-memory Dataset took +383 MB for 250k rows). XLSX must be built whole,
 so it is capped. Every text cell of every export goes through `neutralise`, against spreadsheet formula
 injection: vendor-supplied text such as a reference or a vendor name of `=HYPERLINK(...)` must reach
 Excel as text, not as a formula.

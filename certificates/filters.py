@@ -19,8 +19,8 @@ from django.utils.safestring import SafeString, mark_safe
 
 from certificates import reviewing
 from certificates.models import Certificate, Vendor
-from certificates.trustedform import normalise_email, normalise_phone
-from certificates.trustedform.ids import MAX_CERT_ID_LENGTH
+from trustedform import normalise_email, normalise_phone
+from trustedform.ids import MAX_CERT_ID_LENGTH
 
 YES_NO = [("yes", "Yes"), ("no", "No")]
 SCAN_CHOICES = [("passed", "Passed"), ("failed", "Failed"), ("none", "Not scanned")]
@@ -107,7 +107,7 @@ class CertificateFilter(django_filters.FilterSet):
     )
     vendor = django_filters.ModelChoiceFilter(
         queryset=Vendor.objects.all(), empty_label="Any vendor", widget=QuickSelect
-    )  # hundreds of vendors, not millions: a select is fine (ecosystem.md §2.2.7)
+    )  # hundreds of vendors, not millions: a select is fine
     received = django_filters.DateFromToRangeFilter(
         field_name="received_at",
         label="Received",

@@ -3,9 +3,9 @@ from django.core.validators import validate_email
 from django.urls import reverse
 
 from certificates.exporting import FORMULA_LIKE_NAME, formula_like
-from certificates.importing import parse_url
+from certificates.intake.leads import parse_url
 from certificates.models import Vendor
-from certificates.trustedform import CertificateRef, InvalidCertificateUrl, normalise_phone
+from trustedform import CertificateRef, InvalidCertificateUrl, normalise_phone
 
 
 class CertificateUrlField(forms.CharField):

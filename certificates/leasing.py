@@ -36,11 +36,11 @@ from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from certificates import apilog
+from certificates.apilog import models as api_log
 from certificates.models import OPEN_STATES, Certificate
 from certificates.redaction import redact
-from certificates.trustedform import CallRecord
-from certificates.trustedform.client import BeforeSend
+from trustedform import CallRecord
+from trustedform.client import BeforeSend
 
 
 class AlreadyFinal(Exception):
@@ -185,7 +185,7 @@ def guard(lease: Lease | None, *, certificate_id: int | None, user: Any = None, 
                 Certificate.objects.filter(pk=lease.certificate_id).update(
                     lease_expires_at=timezone.now() + lease_duration()
                 )
-            call.log_ref = apilog.open_call(
+            call.log_ref = api_log.open_call(
                 created_at=timezone.now(),
                 triggered_by=user if user is not None and user.is_authenticated else None,
                 trigger=trigger[:64],

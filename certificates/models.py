@@ -110,7 +110,7 @@ class Certificate(models.Model):
     checked_in_at = models.DateTimeField(null=True, blank=True)
     retained_until = models.DateTimeField(null=True, blank=True)
 
-    # Background claiming: retries and leases live in the row so they survive a crash (design.md §2).
+    # Background claiming: retries and leases live in the row so they survive a crash (docs/architecture.md, "Leases").
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     lease_owner = models.CharField(max_length=64, blank=True)
@@ -167,10 +167,6 @@ class Certificate(models.Model):
     @property
     def is_final(self) -> bool:
         return self.state not in OPEN_STATES
-
-    @property
-    def time_left(self) -> timedelta:
-        return self.claim_deadline - timezone.now()
 
 
 # Not final: a person or the worker can still act (claim, complete the lead, check in).
@@ -254,122 +250,11 @@ class LeadCorrection(models.Model):
         return f"{', '.join(self.changes)} of {self.certificate_id} by {self.changed_by_id}"
 
 
-class AppendOnlyError(Exception):
-    """Raised on any attempt to change or delete a row of the API-call log."""
-
-
-class ApiCallQuerySet(models.QuerySet):
-    """Bulk writes would bypass the hash chain (certificates.apilog), so they are refused."""
-
-    def update(self, **kwargs):
-        raise AppendOnlyError("The API-call log is append-only: rows are never updated.")
-
-    def delete(self):
-        raise AppendOnlyError("The API-call log is append-only: rows are never deleted.")
-
-    def bulk_create(self, objs, *args, **kwargs):
-        raise AppendOnlyError("Append API calls one at a time with certificates.apilog.append_api_call().")
-
-    def bulk_update(self, objs, *args, **kwargs):
-        raise AppendOnlyError("The API-call log is append-only: rows are never updated.")
-
-
-class ApiCall(models.Model):
-    """One HTTP attempt to TrustedForm. Append-only: TrustedForm keeps no log of its own.
-
-    Rows form a hash chain (certificates.apilog): `seq` numbers them without gaps, `row_hash` covers every
-    field (the bodies through `body_sha256`) plus the previous row's hash, so `manage.py verify_api_log`
-    finds a row that was altered or removed. Bodies may be pruned after the retention period; their
-    digest stays, so the chain still verifies.
-    """
-
-    class Outcome(models.TextChoices):
-        SENT = "sent", "Sent, no answer recorded"
-        OK = "ok", "Answered"
-        ERROR = "error", "Error"
-        UNKNOWN = "unknown", "Unknown (may have been processed)"
-
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    # PROTECT, not SET_NULL: clearing the link would alter hashed evidence (deactivate users instead).
-    triggered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
-    )
-    trigger = models.CharField(max_length=64)  # "web", "worker", "command", ...
-    certificate = models.ForeignKey(
-        Certificate, on_delete=models.PROTECT, null=True, blank=True, related_name="api_calls"
-    )
-    operation = models.CharField(max_length=32)
-    method = models.CharField(max_length=8)
-    url = models.CharField(max_length=600)
-    api_version = models.CharField(max_length=8, blank=True)
-    request_body = models.TextField(blank=True)
-    status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.TextField(blank=True)
-    duration_ms = models.PositiveIntegerField(default=0)
-    outcome = models.CharField(max_length=16, choices=Outcome)
-    error = models.CharField(max_length=500, blank=True)
-    # The lease's fencing token the sender held when the row was written (certificates.leasing).
-    fence = models.BigIntegerField(null=True, blank=True, editable=False)
-    answered_at = models.DateTimeField(null=True, blank=True, editable=False)
-    # The hash chain (certificates.apilog). Version 2 rows take two places in it: the request (`seq`,
-    # `row_hash`), written before it is sent, and the answer (`answer_seq`, `answer_hash`), written after.
-    hash_version = models.PositiveSmallIntegerField(default=2, editable=False)
-    seq = models.BigIntegerField(unique=True, editable=False)
-    body_sha256 = models.CharField(max_length=64, editable=False)  # version 1: both bodies together
-    request_sha256 = models.CharField(max_length=64, blank=True, editable=False)
-    response_sha256 = models.CharField(max_length=64, blank=True, editable=False)
-    # What the answer produced (the Claim or CheckIn row), so the pages' copy can be checked against it.
-    result_sha256 = models.CharField(max_length=64, blank=True, editable=False)
-    bodies_pruned_at = models.DateTimeField(null=True, blank=True, editable=False)
-    prev_hash = models.CharField(max_length=64, editable=False)
-    row_hash = models.CharField(max_length=64, editable=False)
-    answer_seq = models.BigIntegerField(null=True, blank=True, unique=True, editable=False)
-    answer_prev_hash = models.CharField(max_length=64, blank=True, editable=False)
-    answer_hash = models.CharField(max_length=64, blank=True, editable=False)
-
-    objects = ApiCallQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        permissions = [("view_api_log", "Can read and export the API-call log")]
-
-    def __str__(self) -> str:
-        return f"{self.method} {self.url} → {self.status or self.outcome}"
-
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError(f"API call {self.pk} is already logged; the log is append-only.")
-        from certificates.apilog import insert_chained  # the chain module imports this one
-
-        insert_chained(self)
-
-    def get_absolute_url(self) -> str:
-        return reverse("certificates:api-call", args=[self.pk])
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError(f"API call {self.pk} cannot be deleted; the log is append-only.")
-
-    @property
-    def awaiting_answer(self) -> bool:
-        """Written before sending, with no answer recorded (the sender stopped, or it is still out)."""
-        return self.outcome == self.Outcome.SENT
-
-
-class ApiLogHead(models.Model):
-    """One row: the end of the API-call hash chain. Writers lock it, so concurrent writers keep one chain."""
-
-    last_seq = models.BigIntegerField(default=0)
-    last_hash = models.CharField(max_length=64, blank=True)
-
-    def __str__(self) -> str:
-        return f"API-call log head #{self.last_seq}"
-
-
 class AccountStatus(models.Model):
     """The TrustedForm account as tfdash last saw it: one row.
 
     A 401/402/403 is about the account, not the certificate, so claiming pauses for everyone until an
-    admin resumes it (design.md §2) instead of failing thousands of certificates.
+    admin resumes it (docs/architecture.md, "Leases") instead of failing thousands of certificates.
     """
 
     claiming_paused = models.BooleanField(default=False)
@@ -391,93 +276,6 @@ class AccountStatus(models.Model):
     def current(cls) -> AccountStatus:
         status, _ = cls.objects.get_or_create(pk=1)
         return status
-
-
-class ImportBatch(models.Model):
-    """One intake: a CSV upload, a paste, an API request or a command run, with its counts."""
-
-    class Source(models.TextChoices):
-        CSV = "csv", "CSV upload"
-        PASTE = "paste", "Pasted rows"
-        API = "api", "Intake API"
-        COMMAND = "command", "import_leads command"
-        FORM = "form", "Claim form"
-
-    created_at = models.DateTimeField(default=timezone.now)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
-    intake_token = models.ForeignKey("IntakeToken", on_delete=models.SET_NULL, null=True, blank=True)
-    source = models.CharField(max_length=16, choices=Source)
-    filename = models.CharField(max_length=255, blank=True)
-    total_rows = models.PositiveIntegerField(default=0)
-    accepted = models.PositiveIntegerField(default=0)
-    duplicates = models.PositiveIntegerField(default=0)
-    reused = models.PositiveIntegerField(default=0)
-    rejected = models.PositiveIntegerField(default=0)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-    cancelled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    # True while a large file is still being read in the background (see importing.import_upload).
-    still_reading = models.BooleanField(default=False)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        verbose_name_plural = "import batches"
-
-    def __str__(self) -> str:
-        return f"{self.get_source_display()} {self.filename} ({self.created_at:%Y-%m-%d %H:%M})"
-
-    def get_absolute_url(self) -> str:
-        return reverse("intake:batch", args=[self.pk])
-
-
-class ImportRowError(models.Model):
-    """A rejected intake row: which line, which field, and why. Nothing is dropped silently."""
-
-    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="row_errors")
-    line = models.PositiveIntegerField()
-    field = models.CharField(max_length=64, blank=True)
-    value = models.CharField(max_length=300, blank=True)
-    reason = models.CharField(max_length=500)
-    # The whole row as read ({field: text}), so rejected rows can be downloaded, fixed and imported again.
-    row = models.JSONField(default=dict, blank=True)
-
-    class Meta:
-        ordering = ["line", "id"]
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}"
-
-
-class IntakeToken(models.Model):
-    """A named credential for the buyer's lead system to push leads. Only its SHA-256 is stored."""
-
-    name = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=12, help_text="The first characters, to recognise the token.")
-    token_hash = models.CharField(max_length=64, unique=True)
-    scopes = models.JSONField(default=list)
-    created_at = models.DateTimeField(default=timezone.now)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    # The rate limit's fixed window (minutes since the epoch) and the requests counted in it. In the
-    # database, so every web process counts against the same limit.
-    rate_window = models.BigIntegerField(default=0)
-    rate_count = models.PositiveIntegerField(default=0)
-
-    # These change with use, not with a decision: they stay out of the audit trail.
-    history = HistoricalRecords(excluded_fields=["last_used_at", "rate_window", "rate_count"])
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        permissions = [("manage_intake_tokens", "Can create and revoke intake tokens")]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}…)"
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
 
 
 class Review(models.Model):
@@ -502,127 +300,33 @@ class Review(models.Model):
         return f"{self.decision} by {self.reviewer} on {self.created_at:%Y-%m-%d}"
 
 
-class EvidenceExport(models.Model):
-    """An evidence package for a filtered set of certificates, built in the background."""
+# The feature packages keep their own models; Django finds a model through the app's models module.
+from certificates.apilog.models import ApiCall, ApiLogHead, AppendOnlyError  # noqa: E402
+from certificates.evidence.models import EvidenceExport  # noqa: E402
+from certificates.intake.models import ImportBatch, ImportRowError, IntakeToken  # noqa: E402
+from certificates.reports.models import ReportThreshold, RollupDirty, VendorDayRollup  # noqa: E402
 
-    class State(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Building"
-        DONE = "done", "Ready"
-        FAILED = "failed", "Failed"
-
-    created_at = models.DateTimeField(default=timezone.now)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
-    query = models.TextField(blank=True, help_text="The certificate-list filter, as a query string.")
-    state = models.CharField(max_length=16, choices=State, default=State.QUEUED)
-    total = models.PositiveIntegerField(default=0)
-    done = models.PositiveIntegerField(default=0)
-    file_path = models.CharField(max_length=500, blank=True)
-    sha256 = models.CharField(max_length=64, blank=True)
-    error = models.CharField(max_length=500, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"evidence export {self.pk} ({self.state})"
-
-
-# --- Vendor reports: daily rollups (certificates/rollups.py keeps them; design.md §2 "reports read rollups") --
-
-
-class VendorDayRollup(models.Model):
-    """What one vendor's certificates received on one UTC day came to: counts, histograms, top values.
-
-    Reports add these up over a period instead of scanning the certificate table. Each counter means
-    exactly what the certificate list's filter of the same name selects, so a count can link to its rows.
-    """
-
-    vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="day_rollups")
-    day = models.DateField()
-    received = models.PositiveIntegerField(default=0)
-    claimed = models.PositiveIntegerField(default=0)
-    success = models.PositiveIntegerField(default=0)
-    failure = models.PositiveIntegerField(default=0)
-    outcome_error = models.PositiveIntegerField(default=0)
-    expired = models.PositiveIntegerField(default=0)
-    not_claimable = models.PositiveIntegerField(default=0)
-    cancelled = models.PositiveIntegerField(default=0)
-    held = models.PositiveIntegerField(default=0)
-    checked_in = models.PositiveIntegerField(default=0)
-    fingerprint_all = models.PositiveIntegerField(default=0)
-    fingerprint_some = models.PositiveIntegerField(default=0)
-    fingerprint_none = models.PositiveIntegerField(default=0)
-    fingerprint_no_data = models.PositiveIntegerField(default=0)
-    scan_passed = models.PositiveIntegerField(default=0)
-    scan_failed = models.PositiveIntegerField(default=0)
-    scan_required_missing = models.PositiveIntegerField(default=0)
-    scan_forbidden_found = models.PositiveIntegerField(default=0)
-    masked = models.PositiveIntegerField(default=0)
-    bot = models.PositiveIntegerField(default=0)
-    reused = models.PositiveIntegerField(default=0)
-    rejected = models.PositiveIntegerField(default=0)
-    # Histograms ({bin's lower edge in seconds: count}) so medians can be taken over any run of days.
-    lead_age_histogram = models.JSONField(default=dict)
-    time_on_page_histogram = models.JSONField(default=dict)
-    domains = models.JSONField(default=dict)  # the day's top domains: {domain: count}
-    failure_reasons = models.JSONField(default=dict)  # outcome_reason of failures and errors: {reason: count}
-    computed_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["vendor", "day"], name="rollup_vendor_day_unique")]
-        indexes = [models.Index(fields=["day", "vendor"], name="rollup_day_vendor_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.vendor_id} on {self.day}: {self.received} received"
-
-
-class RollupDirty(models.Model):
-    """A (vendor, day) whose rollup is out of date. Written only by database triggers (see migration 0007).
-
-    `tx` is the writing transaction's id on PostgreSQL (0 on SQLite): a writer always adds its own mark
-    instead of finding another transaction's mark and doing nothing, so a refresh that deletes the marks
-    it saw can never swallow a change committed after its recount (rollups.refresh_dirty).
-    """
-
-    vendor_id = models.BigIntegerField()  # no foreign key: a mark may outlive its vendor for a moment
-    day = models.DateField()
-    tx = models.BigIntegerField(default=0)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["vendor_id", "day", "tx"], name="rollup_dirty_unique")]
-
-    def __str__(self) -> str:
-        return f"vendor {self.vendor_id} on {self.day}"
-
-
-class ReportThreshold(models.Model):
-    """A manager's amber and red limits for one vendor-report metric (a rate, in percent)."""
-
-    class Metric(models.TextChoices):
-        FAILURE_RATE = "failure_rate", "Failure rate"
-        EXPIRED_RATE = "expired_rate", "Expired before claim"
-        MATCH_RATE = "match_rate", "Fingerprint match rate"
-        SCAN_PASS_RATE = "scan_pass_rate", "Scan pass rate"
-        MASKED_RATE = "masked_rate", "Masked"
-        BOT_RATE = "bot_rate", "Bot detected"
-        REUSED_RATE = "reused_rate", "Reused"
-        REJECTION_RATE = "rejection_rate", "Review rejections"
-
-    metric = models.CharField(max_length=32, choices=Metric, unique=True)
-    amber = models.FloatField(null=True, blank=True, help_text="Percent; empty means no amber limit.")
-    red = models.FloatField(null=True, blank=True, help_text="Percent; empty means no red limit.")
-    min_received = models.PositiveIntegerField(
-        default=20, help_text="Judge a vendor only with at least this many leads in the period."
-    )
-    updated_at = models.DateTimeField(default=timezone.now)
-    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
-
-    history = HistoricalRecords()
-
-    class Meta:
-        ordering = ["metric"]
-
-    def __str__(self) -> str:
-        return f"{self.get_metric_display()}: amber {self.amber}, red {self.red}"
+__all__ = [
+    "CHECK_IN_WINDOW",
+    "CLAIM_WINDOW",
+    "LEASE_FIELDS",
+    "OPEN_STATES",
+    "AccountStatus",
+    "ApiCall",
+    "ApiLogHead",
+    "AppendOnlyError",
+    "Certificate",
+    "CertificateQuerySet",
+    "CheckIn",
+    "Claim",
+    "EvidenceExport",
+    "ImportBatch",
+    "ImportRowError",
+    "IntakeToken",
+    "LeadCorrection",
+    "ReportThreshold",
+    "Review",
+    "RollupDirty",
+    "Vendor",
+    "VendorDayRollup",
+]

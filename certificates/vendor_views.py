@@ -11,8 +11,8 @@ from django_tables2 import RequestConfig
 from certificates import vendors
 from certificates.forms import VendorForm, VendorMergeForm
 from certificates.models import Vendor
+from certificates.paginators import Paginator
 from certificates.tables import VendorTable
-from tfdash.paginators import Paginator
 
 PER_PAGE = 50
 MERGE_PERMISSIONS = ("certificates.change_vendor", "certificates.delete_vendor")

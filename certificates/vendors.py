@@ -15,8 +15,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
-from certificates import rollups
 from certificates.models import Certificate, Vendor, VendorDayRollup
+from certificates.reports import rollups
 from scanning.models import ScanProfile, VendorScanProfile
 
 # simple_history's change reason is a 100-character column.

@@ -12,16 +12,18 @@ from django.views.decorators.http import require_POST
 from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
 
-from certificates import claiming, correcting, evidence, exporting, reports, reviewing
+from certificates import claiming, correcting, exporting, reviewing, worker
+from certificates.evidence import packages
 from certificates.filters import CertificateFilter
 from certificates.forms import ClaimForm, ClaimSelectedForm, LeadCorrectionForm
-from certificates.importing import intake_lead, vendor_named
+from certificates.intake.leads import intake_lead, vendor_named
 from certificates.masking import CONTACT_PERMISSION, may_see_contact
 from certificates.models import ApiCall, Certificate, EvidenceExport, Review, Vendor
 from certificates.next_steps import next_step
+from certificates.paginators import LazyPaginator
+from certificates.reports import scorecards
 from certificates.tables import ApiCallTable, CertificateTable, ReviewQueueTable
-from certificates.trustedform import TrustedFormError
-from tfdash.paginators import LazyPaginator  # bounded: a huge ?page= or ?per_page= gets a page
+from trustedform import TrustedFormError
 
 PER_PAGE = 50
 
@@ -36,7 +38,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "to_review": reviewing.count_waiting(),
     }
     if request.user.has_perm("certificates.view_vendordayrollup"):
-        ctx["report_summary"] = reports.home_summary()
+        ctx["report_summary"] = scorecards.home_summary()
     return render(request, "certificates/home.html", ctx)
 
 
@@ -44,7 +46,7 @@ class CertificateListView(PermissionRequiredMixin, SingleTableMixin, FilterView)
     """Find certificates: filters in the URL, sortable indexed columns, CSV/XLSX of the filtered set.
 
     A CBV because SingleTableMixin + FilterView wire the filter, the table and its pagination for us.
-    Exports bypass django-tables2's ExportMixin: it builds the whole set in memory (ecosystem.md §2.2.4).
+    Exports bypass django-tables2's ExportMixin: it builds the whole set in memory (docs/architecture.md, "Library notes").
     """
 
     permission_required = "certificates.view_certificate"
@@ -52,7 +54,7 @@ class CertificateListView(PermissionRequiredMixin, SingleTableMixin, FilterView)
     table_class = CertificateTable
     filterset_class = CertificateFilter
     template_name = "certificates/list.html"
-    # LazyPaginator: no COUNT(*) over the whole table per page view (ecosystem.md §2.2); never paginate_by.
+    # LazyPaginator: no COUNT(*) over the whole table per page view; never paginate_by.
     table_pagination = {"paginator_class": LazyPaginator, "per_page": PER_PAGE}
 
     def get_queryset(self) -> QuerySet[Certificate]:
@@ -195,8 +197,8 @@ EVIDENCE_PERMISSIONS = ("certificates.export_certificate", CONTACT_PERMISSION)
 @permission_required(EVIDENCE_PERMISSIONS, raise_exception=True)
 def evidence_package(request: HttpRequest, pk: int) -> HttpResponse:
     certificate = get_object_or_404(Certificate, pk=pk)
-    response = HttpResponse(evidence.certificate_package(certificate), content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="{evidence.package_name(certificate)}"'
+    response = HttpResponse(packages.certificate_package(certificate), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{packages.package_name(certificate)}"'
     return response
 
 
@@ -215,7 +217,7 @@ def evidence_exports(request: HttpRequest) -> HttpResponse:
 @permission_required(EVIDENCE_PERMISSIONS, raise_exception=True)
 def evidence_export_start(request: HttpRequest) -> HttpResponse:
     query = request.POST.get("query", "")
-    export = evidence.start_evidence_export(user=request.user, query=query)
+    export = packages.start_evidence_export(user=request.user, query=query)
     messages.success(
         request, f"Evidence package #{export.pk} is being built. It appears here when it is ready."
     )
@@ -225,7 +227,7 @@ def evidence_export_start(request: HttpRequest) -> HttpResponse:
 @permission_required(EVIDENCE_PERMISSIONS, raise_exception=True)
 def evidence_export_download(request: HttpRequest, pk: int) -> FileResponse:
     export = get_object_or_404(EvidenceExport, pk=pk, created_by=request.user)
-    path = evidence.export_file(export)
+    path = packages.export_file(export)
     if path is None:
         raise Http404("This evidence package is not ready.")
     return FileResponse(
@@ -246,7 +248,7 @@ def claim_selected(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Tick the certificates to claim first.")
         return redirect(form.back_to())
-    done = claiming.queue_claims(form.cleaned_data["certificates"])
+    done = worker.queue_claims(form.cleaned_data["certificates"])
     parts = [f"{done.queued} queued: the worker claims them now, each once"]
     if done.in_flight:
         parts.append(f"{done.in_flight} already being claimed (not sent again)")

@@ -2,7 +2,7 @@
 
 Pure Python: imports nothing from Django or the rest of the project, so the claim code, the
 editor preview and the sandbox's tests can all share one reading of the rules
-(../shared/trustedform-api.md §6).
+(docs/trustedform-api.md §6).
 
 Readings picked where TrustedForm documents nothing (each marked [I] in §6):
 - the page text is the visible text of the HTML (see `visible_text`);
@@ -13,41 +13,15 @@ Readings picked where TrustedForm documents nothing (each marked [I] in §6):
 """
 
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
-from html.parser import HTMLParser
 from typing import Any
 
-from scanning.nearmiss import DifferenceKind, NearMiss, explain_miss
-
-__all__ = [
-    "MAX_DELIMITER_LENGTH",
-    "CompiledProfile",
-    "DifferenceKind",
-    "NearMiss",
-    "NormalisedText",
-    "ScanReport",
-    "ScanTermError",
-    "TermResult",
-    "TermRole",
-    "TermSpec",
-    "as_v3_term",
-    "compile_profile",
-    "expand_for_v4",
-    "normalise",
-    "validate_delimiter",
-    "validate_term",
-    "variable_names",
-    "visible_text",
-]
-
-# The API rejects "Invalid delimiter length" without saying the limit (§6, §12). 3 allows every
-# documented example (|, ==, |||) and no more: a delimiter the API refuses fails the claim (a 400),
-# so the editor refuses what the service might. The sandbox reads the limit as 3 too.
-MAX_DELIMITER_LENGTH = 3
+from scanning.nearmiss import NearMiss, explain_miss
+from scanning.terms import Expansion, Piece, Syntax, TermRole, TermSpec, expand_term, parse_pieces, syntax_for
+from scanning.text import NormalisedText, normalise, visible_text
 
 # Up to this many candidate variants, a str.find per variant beats one pass of a combined regex.
 FEW_CANDIDATES = 4
@@ -56,115 +30,6 @@ MIN_PIVOT_LENGTH = 4
 
 # For a template, near misses are looked for in the expansions whose words best match the page.
 NEAR_MISS_VARIANTS_TRIED = 3
-
-_DEFAULT_OPEN, _DEFAULT_CLOSE = "{{", "}}"
-_WILDCARD_NAME = "*"
-_VARIABLE_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-# Every character str.isspace() accepts except the plain space (a test checks the list): with
-# runs of 2+ spaces, what normalising changes. Literal searches for these are many times faster
-# than a \s regex over a 200 KB page.
-_OTHER_WHITESPACE = (
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
-    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
-_OTHER_ASCII_WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
-
-
-class NormalisedText:
-    """Text lower-cased with whitespace runs collapsed, able to map offsets back to the original."""
-
-    def __init__(self, original: str, base_offset: int = 0) -> None:
-        self.original = original
-        lowered = original.lower()
-        self._lower_map: list[int] | None = None
-        if len(lowered) != len(original):
-            # A few characters (e.g. "İ") lower-case to two; keep where each came from.
-            self._lower_map = [i for i, ch in enumerate(original) for _ in ch.lower()]
-        self._lowered = lowered
-        self._base_offset = base_offset
-        # split/join is several times faster than re.sub on a 200 KB page; keep the edge spaces so
-        # that normalising only ever collapses whitespace and never drops it.
-        self.words = lowered.split()
-        text = " ".join(self.words)
-        if lowered[:1].isspace():
-            text = " " + text if self.words else " "
-        if lowered[-1:].isspace() and self.words:
-            text += " "
-        self.text = text
-        self._runs: tuple[list[int], list[int], list[int]] | None = None
-
-    def to_original(self, index: int) -> int:
-        """Offset in the original text (plus base offset) of normalised offset `index`."""
-        if self._runs is None:
-            self._runs = self._irregular_runs()
-        run_starts, lowered_starts, shrink_after = self._runs
-        k = bisect_right(run_starts, index) - 1
-        if k < 0:
-            lowered = index
-        elif index == run_starts[k]:
-            lowered = lowered_starts[k]
-        else:
-            lowered = index + shrink_after[k]
-        if self._lower_map is not None:
-            lowered = self._lower_map[lowered] if lowered < len(self._lower_map) else len(self.original)
-        return lowered + self._base_offset
-
-    def original_span(self, start: int, end: int) -> tuple[int, int]:
-        """Original (start, end) covering the normalised span [start, end)."""
-        first = self.to_original(start)
-        return first, (self.to_original(end - 1) + 1 if end > start else first)
-
-    def _irregular_runs(self) -> tuple[list[int], list[int], list[int]]:
-        """Whitespace runs that normalising changes: 2+ characters, or not a plain space."""
-        lowered = self._lowered
-        others = _OTHER_ASCII_WHITESPACE if lowered.isascii() else _OTHER_WHITESPACE
-        run_ends: dict[int, int] = {}
-        # Each pattern starts with a literal, which re finds fast; a run is found from its first
-        # irregular character, so step back over a plain space or two before it.
-        for marker in ["  ", *(ch for ch in others if ch in lowered)]:
-            for match in re.finditer(re.escape(marker) + r"\s*", lowered):
-                start, end = match.span()
-                while start > 0 and lowered[start - 1].isspace():
-                    start -= 1
-                if run_ends.get(start, 0) < end:
-                    run_ends[start] = end
-        run_starts: list[int] = []
-        lowered_starts: list[int] = []
-        shrink_after: list[int] = []
-        shrink = 0
-        for start, end in sorted(run_ends.items()):
-            run_starts.append(start - shrink)
-            lowered_starts.append(start)
-            shrink += end - start - 1
-            shrink_after.append(shrink)
-        return run_starts, lowered_starts, shrink_after
-
-
-class ScanTermError(ValueError):
-    """A scan term or delimiter that cannot be scanned; `reason` is fit to show in the editor."""
-
-    def __init__(self, reason: str, term: str = "") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.term = term
-
-
-class TermRole(StrEnum):
-    REQUIRED = "required"
-    FORBIDDEN = "forbidden"
-
-
-@dataclass(frozen=True)
-class TermSpec:
-    """A scan term as the compliance manager wrote it; non-empty `variables` makes it a template."""
-
-    text: str
-    variables: tuple[Mapping[str, str], ...] = ()
-    label: str = ""
-
-    @property
-    def is_template(self) -> bool:
-        return bool(self.variables)
 
 
 @dataclass(frozen=True)
@@ -213,284 +78,6 @@ class ScanReport:
     success: bool | None
     results: list[TermResult]
     scanned_text: str
-
-
-def normalise(text: str) -> str:
-    """Normalise text as the page scan compares it: lower-cased, whitespace runs made one space."""
-    return NormalisedText(text).text
-
-
-# --- visible text of an HTML page -------------------------------------------------------------
-
-# Content the visitor never sees. noscript and title are included: TrustedForm records pages
-# with JavaScript running, and the title is not part of the page body.
-_HIDDEN_ELEMENTS = frozenset({"script", "style", "template", "head", "title", "noscript"})
-_HEAD_ELEMENTS = frozenset({"base", "link", "meta", "noscript", "script", "style", "template", "title"})
-# Elements that start on a new line (or cell), so words on either side of them do not run together.
-_BLOCK_ELEMENTS = frozenset(
-    """address article aside blockquote br button caption dd details dialog div dl dt fieldset
-    figcaption figure footer form h1 h2 h3 h4 h5 h6 header hr legend li main nav ol option p pre
-    section select summary table tbody td textarea tfoot th thead tr ul""".split()  # noqa: SIM905
-)
-
-
-class _VisibleTextParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._hidden: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self._hidden[-1:] == ["head"] and tag not in _HEAD_ELEMENTS:
-            self._hidden.pop()  # like browsers, end an unclosed <head> at the first body element
-        if tag in _HIDDEN_ELEMENTS:
-            self._hidden.append(tag)
-        elif tag in _BLOCK_ELEMENTS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._hidden:
-            while self._hidden and self._hidden.pop() != tag:
-                pass
-        elif tag in _BLOCK_ELEMENTS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._hidden:
-            self.parts.append(data)
-
-
-def visible_text(html: str) -> str:
-    """The text a visitor sees in `html`: no tags, comments, scripts, styles or head; entities decoded.
-
-    Hidden-by-CSS elements and attribute values are kept and dropped respectively: §6 leaves both
-    open, and the scan runs on the recorded text content.
-    """
-    parser = _VisibleTextParser()
-    parser.feed(html)
-    parser.close()
-    return "".join(parser.parts)
-
-
-# --- parsing and validating terms -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Syntax:
-    open: str
-    close: str
-    placeholder: re.Pattern[str]
-
-    def wrap(self, name: str) -> str:
-        return f"{self.open}{name}{self.close}"
-
-
-def validate_delimiter(delimiter: str | None) -> None:
-    """Check a custom delimiter; None means the default {{ }} braces.
-
-    Raises ScanTermError with the API's own reasons where it has them.
-    """
-    if delimiter is None:
-        return
-    if any(ch.isspace() for ch in delimiter):
-        raise ScanTermError("Invalid delimiter contains whitespace characters")
-    if not 1 <= len(delimiter) <= MAX_DELIMITER_LENGTH:
-        raise ScanTermError("Invalid delimiter length")
-    if len(set(delimiter)) != 1:
-        raise ScanTermError(
-            f"Invalid delimiter '{delimiter}': repeat a single character, such as |, == or |||"
-        )
-    if delimiter[0].isalnum() or delimiter[0] == "_":
-        raise ScanTermError(
-            f"Invalid delimiter '{delimiter}': use a symbol such as | or ==, "
-            "since letters and digits also appear in consent text"
-        )
-
-
-def _syntax(delimiter: str | None) -> _Syntax:
-    validate_delimiter(delimiter)
-    open_, close = (_DEFAULT_OPEN, _DEFAULT_CLOSE) if delimiter is None else (delimiter, delimiter)
-    name = rf"(\*|{_VARIABLE_NAME})"
-    return _Syntax(open_, close, re.compile(re.escape(open_) + name + re.escape(close)))
-
-
-@dataclass(frozen=True)
-class _Piece:
-    """Part of a term: literal text, a wildcard, or a template variable (`name`)."""
-
-    written: str
-    name: str = ""
-
-    @property
-    def is_wildcard(self) -> bool:
-        return self.name == _WILDCARD_NAME
-
-
-def _parse(text: str, syntax: _Syntax) -> list[_Piece]:
-    pieces: list[_Piece] = []
-    position = 0
-    for match in syntax.placeholder.finditer(text):
-        pieces.append(_Piece(text[position : match.start()]))
-        pieces.append(_Piece(match.group(), match.group(1)))
-        position = match.end()
-    pieces.append(_Piece(text[position:]))
-    for piece in pieces:
-        if not piece.name:
-            _reject_stray_delimiters(piece.written, syntax, text)
-    return [piece for piece in pieces if piece.written]
-
-
-def _reject_stray_delimiters(literal: str, syntax: _Syntax, term: str) -> None:
-    stray = [marker for marker in {syntax.open, syntax.close} if marker in literal]
-    if not stray:
-        return
-    loose = re.search(re.escape(syntax.open) + r"(.{0,40}?)" + re.escape(syntax.close), literal)
-    if loose:
-        raise ScanTermError(
-            f"'{loose.group()}' is not a wildcard or a variable: write {syntax.wrap('*')} for a wildcard, "
-            f"or a name of letters, digits and _ such as {syntax.wrap('company')}",
-            term,
-        )
-    at = min(literal.index(marker) for marker in stray)
-    raise ScanTermError(
-        f"Unbalanced delimiter near '{literal[max(0, at - 15) : at + 15].strip()}': every "
-        f"'{syntax.open}' needs a matching '{syntax.close}', as in {syntax.wrap('*')}",
-        term,
-    )
-
-
-@dataclass(frozen=True)
-class _Expansion:
-    """One candidate text of a term: a template with one row of values filled in."""
-
-    written: str
-    values: Mapping[str, str] | None
-    # Literal text between wildcards, as written; a wildcard sits between consecutive parts.
-    parts: tuple[str, ...]
-    part_offsets: tuple[int, ...]
-
-
-def _expand(spec: TermSpec, syntax: _Syntax) -> list[_Expansion]:
-    if not spec.text.strip():
-        raise ScanTermError("The term is empty: enter the consent text to look for", spec.text)
-    pieces = _parse(spec.text, syntax)
-    names = [piece.name for piece in pieces if piece.name and not piece.is_wildcard]
-    _check_values(spec, names, syntax)
-    rows: Sequence[Mapping[str, str] | None] = spec.variables or (None,)
-    expansions: dict[tuple[str, ...], _Expansion] = {}
-    for number, row in enumerate(rows, start=1):
-        expansion = _fill(pieces, row)
-        if not "".join(expansion.parts).strip():
-            reason = (
-                f"Value row {number} leaves the term without any text to look for"
-                if row is not None
-                else "The term has no text besides wildcards, so it would match any page"
-            )
-            raise ScanTermError(reason, spec.text)
-        key = tuple(normalise(part) for part in expansion.parts)
-        expansions.setdefault(key, expansion)
-    return list(expansions.values())
-
-
-def _check_values(spec: TermSpec, names: list[str], syntax: _Syntax) -> None:
-    if names and not spec.variables:
-        raise ScanTermError(
-            f"The term uses {syntax.wrap(names[0])} but gives no values for it: add a value row "
-            f"or write {syntax.wrap('*')} to accept any text",
-            spec.text,
-        )
-    if spec.variables and not names:
-        raise ScanTermError(
-            f"Values are given but the term has no variable such as {syntax.wrap('company')} to fill in",
-            spec.text,
-        )
-    wildcard = syntax.wrap(_WILDCARD_NAME)
-    for number, row in enumerate(spec.variables, start=1):
-        for name in names:
-            if name not in row:
-                raise ScanTermError(f"Value row {number} has no value for {syntax.wrap(name)}", spec.text)
-        for name, value in row.items():
-            if name not in names:
-                raise ScanTermError(
-                    f"Value row {number} gives a value for '{name}', which the term does not use",
-                    spec.text,
-                )
-            if not isinstance(value, str):
-                raise ScanTermError(
-                    f"The value for {syntax.wrap(name)} in row {number} must be text", spec.text
-                )
-            if wildcard in value:
-                raise ScanTermError(
-                    f"The value for {syntax.wrap(name)} in row {number} contains a wildcard ({wildcard}): "
-                    "values are plain text; put the wildcard in the term itself",
-                    spec.text,
-                )
-            if syntax.open in value or syntax.close in value:
-                raise ScanTermError(
-                    f"The value for {syntax.wrap(name)} in row {number} contains the delimiter "
-                    f"'{syntax.open}': values are plain text",
-                    spec.text,
-                )
-
-
-def _fill(pieces: list[_Piece], row: Mapping[str, str] | None) -> _Expansion:
-    written: list[str] = []
-    parts: list[str] = []
-    part_offsets: list[int] = []
-    current: list[str] = []
-    current_offset = 0
-    length = 0
-    for piece in pieces:
-        if piece.is_wildcard:
-            parts.append("".join(current))
-            part_offsets.append(current_offset)
-            current = []
-            current_offset = length + len(piece.written)
-            text = piece.written
-        else:
-            text = row[piece.name] if piece.name and row is not None else piece.written
-            current.append(text)
-        written.append(text)
-        length += len(text)
-    parts.append("".join(current))
-    part_offsets.append(current_offset)
-    return _Expansion("".join(written), row, tuple(parts), tuple(part_offsets))
-
-
-def validate_term(spec: TermSpec, delimiter: str | None = None) -> None:
-    """Check that a term can be scanned with this delimiter.
-
-    Raises ScanTermError (reason for the editor) for an empty term, an unknown or missing
-    variable, a wildcard or delimiter inside a value, garbled delimiters or an invalid delimiter.
-    """
-    _expand(spec, _syntax(delimiter))
-
-
-def variable_names(text: str, delimiter: str | None = None) -> list[str]:
-    """The variable names a template uses, in order of first use; wildcards are not variables.
-
-    Raises ScanTermError for an invalid delimiter.
-    """
-    names: list[str] = []
-    for match in _syntax(delimiter).placeholder.finditer(text):
-        if match.group(1) != _WILDCARD_NAME and match.group(1) not in names:
-            names.append(match.group(1))
-    return names
-
-
-def expand_for_v4(spec: TermSpec, delimiter: str | None = None) -> list[str]:
-    """The strings to send to API v4, which has no templates: one per distinct expansion.
-
-    Raises ScanTermError if the term is invalid.
-    """
-    return [expansion.written for expansion in _expand(spec, _syntax(delimiter))]
-
-
-def as_v3_term(spec: TermSpec) -> str | dict[str, Any]:
-    """The term in the v2/v3 wire format: the text, or {"template", "variables"} for a template."""
-    if not spec.is_template:
-        return spec.text
-    return {"template": spec.text, "variables": [dict(row) for row in spec.variables]}
 
 
 # --- compiling and scanning -------------------------------------------------------------------
@@ -553,7 +140,7 @@ class _Variant:
     """One expansion, compiled. What its words require of the page (see `_word_requirements`)
     lets expansions naming a company that is not on the page be skipped without a search."""
 
-    expansion: _Expansion
+    expansion: Expansion
     parts: tuple[NormalisedText, ...]
     required_words: frozenset[str]
     word_starts: frozenset[str]
@@ -707,7 +294,7 @@ class CompiledProfile:
 
 
 def _found_result(
-    term: _CompiledTerm, expansion: _Expansion, match: tuple[NormalisedText, int, int]
+    term: _CompiledTerm, expansion: Expansion, match: tuple[NormalisedText, int, int]
 ) -> TermResult:
     """TermResult(term=..., found=True, ...), built without the frozen dataclass's __init__, which
     sets each of its fields through object.__setattr__ and costs several times more."""
@@ -731,20 +318,20 @@ def compile_profile(
 
     Raises ScanTermError for the first invalid term or an invalid delimiter.
     """
-    syntax = _syntax(delimiter)
+    syntax = syntax_for(delimiter)
     terms = [_compile_term(spec, TermRole.REQUIRED, syntax) for spec in required]
     terms += [_compile_term(spec, TermRole.FORBIDDEN, syntax) for spec in forbidden]
     return CompiledProfile(tuple(terms), delimiter)
 
 
-def _compile_term(spec: TermSpec, role: TermRole, syntax: _Syntax) -> _CompiledTerm:
-    variants = tuple(_compile_variant(expansion) for expansion in _expand(spec, syntax))
-    combined, pivot_offsets = _combined_pattern(_parse(spec.text, syntax), variants)
+def _compile_term(spec: TermSpec, role: TermRole, syntax: Syntax) -> _CompiledTerm:
+    variants = tuple(_compile_variant(expansion) for expansion in expand_term(spec, syntax))
+    combined, pivot_offsets = _combined_pattern(parse_pieces(spec.text, syntax), variants)
     return _CompiledTerm(spec, role, variants, combined, pivot_offsets)
 
 
 def _combined_pattern(
-    pieces: list[_Piece], variants: Sequence[_Variant]
+    pieces: list[Piece], variants: Sequence[_Variant]
 ) -> tuple[re.Pattern[str] | None, tuple[int, ...]]:
     """One prefix-tree regex for all variants of a template, starting at its longest literal piece.
 
@@ -776,7 +363,7 @@ def _combined_pattern(
     return re.compile(_prefix_tree_regex(rests)), offsets
 
 
-def _compile_variant(expansion: _Expansion) -> _Variant:
+def _compile_variant(expansion: Expansion) -> _Variant:
     parts: list[NormalisedText] = []
     last = len(expansion.parts) - 1
     for index, (written, offset) in enumerate(zip(expansion.parts, expansion.part_offsets, strict=True)):

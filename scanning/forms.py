@@ -10,9 +10,10 @@ from django import forms
 from django.db.models import QuerySet
 
 from certificates.models import Vendor
-from scanning.engine import ScanTermError, TermSpec, validate_delimiter, variable_names
-from scanning.meaning import V4, Divergence, V4Meaning, template_divergence, v4_meaning
+from scanning.meaning import Divergence, V4Meaning, template_divergence, v4_meaning
 from scanning.models import Kind, ScanProfile, ScanTemplate, ScanTerm, member_errors
+from scanning.terms import ScanTermError, TermSpec, validate_delimiter, variable_names
+from trustedform import V4
 
 VALUES_PREFIX = "values"
 MAX_PREVIEW_FILE_BYTES = 2 * 1024 * 1024

@@ -19,10 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from scanning.engine import ScanTermError, expand_for_v4
 from scanning.models import Kind, ScanProfile, ScanTemplate
-
-V4 = "4.0"
+from scanning.terms import ScanTermError, expand_for_v4
 
 # history_change_reason is a 100-character column: the prefix plus a 16-character key fits.
 ACK_PREFIX = "v4 meaning acknowledged: "

@@ -16,13 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from scanning.engine import (
-    ScanTermError,
-    TermSpec,
-    validate_delimiter,
-    validate_term,
-    variable_names,
-)
+from scanning.terms import ScanTermError, TermSpec, validate_delimiter, validate_term, variable_names
 
 if TYPE_CHECKING:
     from certificates.models import Vendor

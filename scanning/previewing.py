@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 
-from certificates.trustedform import Lead, ScanTerms, v3_claim_body
-from certificates.trustedform.wire import V3, V4, v4_insights_body
-from scanning.engine import ScanReport, ScanTermError, TermResult, TermRole, TermSpec, compile_profile
+from scanning.engine import ScanReport, TermResult, compile_profile
 from scanning.meaning import V4Meaning, v4_meaning
 from scanning.models import ScanProfile
 from scanning.profiles import profile_specs, scan_terms_from_specs
+from scanning.terms import ScanTermError, TermRole, TermSpec
+from trustedform import Lead, ScanTerms, v3_claim_body
+from trustedform.wire import V3, V4, v4_insights_body
 
 # Characters of page text shown on each side of a passage.
 CONTEXT_CHARS = 80

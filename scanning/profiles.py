@@ -10,17 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
-from certificates.trustedform import ScanTerms
-from scanning.engine import (
-    CompiledProfile,
-    ScanTermError,
-    TermSpec,
-    as_v3_term,
-    compile_profile,
-    expand_for_v4,
-)
-from scanning.meaning import V4, v4_meaning
+from scanning.meaning import v4_meaning
 from scanning.models import Kind, ScanProfile, VendorScanProfile
+from scanning.terms import ScanTermError, TermSpec, as_v3_term, expand_for_v4
+from trustedform import V4, ScanTerms
 
 if TYPE_CHECKING:
     from certificates.models import Vendor
@@ -81,12 +74,6 @@ def profile_specs(profile: ScanProfile) -> tuple[list[TermSpec], list[TermSpec]]
     required = [m.spec() for m in members if m.kind == Kind.REQUIRED]
     forbidden = [m.spec() for m in members if m.kind == Kind.FORBIDDEN]
     return required, forbidden
-
-
-def compile_scan_profile(profile: ScanProfile) -> CompiledProfile:
-    """The profile compiled by the engine, for previews. Raises ScanTermError for an invalid member."""
-    required, forbidden = profile_specs(profile)
-    return compile_profile(required, forbidden, profile.delimiter or None)
 
 
 def scan_terms_for_profile(profile: ScanProfile) -> ScanTerms:

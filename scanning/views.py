@@ -17,6 +17,7 @@ from django_tables2 import SingleTableMixin, SingleTableView
 from django_tables2.export.views import ExportMixin
 
 from certificates.exporting import SafeTableExport
+from certificates.paginators import Paginator
 from scanning.filters import ScanTemplateFilter, ScanTermFilter
 from scanning.forms import (
     PreviewForm,
@@ -31,7 +32,6 @@ from scanning.meaning import record_acknowledgement
 from scanning.models import ScanProfile, ScanTemplate, ScanTerm, wrap_name
 from scanning.previewing import Preview, preview_scan
 from scanning.tables import ScanProfileTable, ScanTemplateTable, ScanTermTable
-from tfdash.paginators import Paginator
 
 PER_PAGE = 50
 

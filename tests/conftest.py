@@ -7,7 +7,7 @@ from tests.support.sandbox import SandboxAdmin, start_sandbox
 pytest_plugins = ["tests.support.sandbox_fixtures"]
 
 # Playwright's sync API runs an event loop in the test thread; Django's ORM would refuse to run beside
-# it. Test-only escape hatch (ecosystem.md §5); never set in settings.
+# it. Test-only escape hatch; never set in settings.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 

@@ -4,7 +4,7 @@ import itertools
 
 from django.contrib.auth.models import Group, User
 
-from certificates.importing import intake_lead, parse_url, vendor_named
+from certificates.intake.leads import intake_lead, parse_url, vendor_named
 from certificates.models import Certificate, Vendor
 
 PASSWORD = "correct-horse-battery"  # noqa: S105

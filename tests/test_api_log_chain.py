@@ -10,8 +10,8 @@ from django.db import connection, connections
 from django.urls import reverse
 from django.utils import timezone
 
-from certificates import apilog
-from certificates.apilog import append_api_call
+from certificates.apilog import chain
+from certificates.apilog.models import append_api_call
 from certificates.models import ApiCall, ApiLogHead, AppendOnlyError
 from tests.factories import make_certificate, make_user
 
@@ -56,7 +56,7 @@ def test_each_request_and_answer_is_chained_to_the_entry_before():
     calls = log_calls(3)
 
     assert [(c.seq, c.answer_seq) for c in calls] == [(1, 2), (3, 4), (5, 6)]
-    assert calls[0].prev_hash == apilog.GENESIS
+    assert calls[0].prev_hash == chain.GENESIS
     assert calls[0].answer_prev_hash == calls[0].row_hash
     assert calls[1].prev_hash == calls[0].answer_hash and calls[2].prev_hash == calls[1].answer_hash
     assert len({c.row_hash for c in calls} | {c.answer_hash for c in calls}) == 6
@@ -108,7 +108,7 @@ def test_a_row_rehashed_by_someone_who_knows_the_algorithm_breaks_the_next_link(
     forged.status = 500
     raw_sql(
         "UPDATE TABLE SET status = 500, answer_hash = %s WHERE id = %s",
-        apilog.compute_answer_hash(forged),
+        chain.compute_answer_hash(forged),
         forged.pk,
     )
 

@@ -6,7 +6,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from certificates import apilog
+from certificates.apilog import chain, verification
 from certificates.models import ApiCall
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,7 +49,7 @@ def test_the_migration_chains_existing_rows_in_the_order_they_were_made():
     finally:
         call_command("migrate", verbosity=0)  # leave the schema as the other tests expect it
     # Verified by today's code, on today's schema: rows chained then keep their whole-row hash.
-    result = apilog.verify()
+    result = verification.verify()
 
     assert order == [made[0].pk, made[2].pk, made[1].pk]
     assert result.intact and result.rows == 3, result.problem
@@ -60,7 +60,7 @@ def test_rows_pruned_before_pruning_was_chained_get_a_pruning_entry_and_still_ve
     old_apps = migrate([("certificates", "0010_intake_rate_window")])
     OldApiCall = old_apps.get_model("certificates", "ApiCall")
     OldApiLogHead = old_apps.get_model("certificates", "ApiLogHead")
-    pruned_at, prev, seq = timezone.now(), apilog.GENESIS, 0
+    pruned_at, prev, seq = timezone.now(), chain.GENESIS, 0
     for minutes in (90, 60, 30):
         seq += 1
         call = OldApiCall(
@@ -76,8 +76,8 @@ def test_rows_pruned_before_pruning_was_chained_get_a_pruning_entry_and_still_ve
             seq=seq,
             prev_hash=prev,
         )
-        call.body_sha256 = apilog.body_digest(call.request_body, call.response_body)
-        call.row_hash = apilog.compute_row_hash(call)
+        call.body_sha256 = chain.body_digest(call.request_body, call.response_body)
+        call.row_hash = chain.compute_row_hash(call)
         call.request_body = call.response_body = ""  # pruned the old way: only the flag said so
         call.bodies_pruned_at = pruned_at if minutes > 30 else None
         if call.bodies_pruned_at is None:
@@ -87,8 +87,8 @@ def test_rows_pruned_before_pruning_was_chained_get_a_pruning_entry_and_still_ve
     OldApiLogHead.objects.create(pk=1, last_seq=seq, last_hash=prev)
     call_command("migrate", verbosity=0)
 
-    result = apilog.verify()
-    entry = ApiCall.objects.get(operation=apilog.PRUNE_OPERATION)
+    result = verification.verify()
+    entry = ApiCall.objects.get(operation=chain.PRUNE_OPERATION)
 
     assert result.intact and result.rows == 4, result.problem
     assert entry.seq == 4 and '"rows": 2' in entry.request_body

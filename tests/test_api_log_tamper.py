@@ -10,10 +10,12 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
-from certificates import apilog, claiming
+from certificates import claiming
+from certificates.apilog import chain, verification
+from certificates.apilog import models as api_log
 from certificates.models import ApiCall, ApiLogHead, CheckIn, Claim
-from certificates.trustedform import TrustedFormError
 from tests.factories import make_certificate, make_vendor
+from trustedform import TrustedFormError
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +30,7 @@ def verify(*args: str) -> tuple[int, str]:
 
 
 def head() -> str:
-    return apilog.verify().head
+    return verification.verify().head
 
 
 def raw_sql(sql: str, *params) -> None:
@@ -58,7 +60,7 @@ def test_each_claim_names_the_chained_call_it_came_from(claimed):
     for claim in Claim.objects.select_related("api_call"):
         assert claim.api_call_seq == claim.api_call.seq
         assert claim.api_call_hash == claim.api_call.answer_hash
-        assert claim.api_call.result_sha256 == apilog.result_digest(claim)
+        assert claim.api_call.result_sha256 == chain.result_digest(claim)
     check_in = CheckIn.objects.select_related("api_call").get()
     assert check_in.api_call_hash == check_in.api_call.answer_hash
 
@@ -117,7 +119,7 @@ def test_pruning_an_honest_log_keeps_it_verifiable(claimed, settings):
     call_command("prune_api_log", stdout=io.StringIO())
 
     assert ApiCall.objects.exclude(bodies_pruned_at=None).count() == rows
-    assert ApiCall.objects.filter(operation=apilog.PRUNE_OPERATION).count() == 1
+    assert ApiCall.objects.filter(operation=chain.PRUNE_OPERATION).count() == 1
     code, message = verify()
     assert code == 0, message
     assert f"intact: {rows + 1} rows" in message
@@ -160,7 +162,7 @@ def test_expect_proves_the_log_still_extends_a_head_kept_elsewhere(claimed):
 
 def test_expect_fails_on_a_chain_rewritten_by_someone_who_knows_the_algorithm(claimed):
     certificate = make_certificate()
-    apilog.append_api_call(
+    api_log.append_api_call(
         certificate=certificate, trigger="test", operation="view", method="GET", url="u", outcome="ok"
     )
     kept = head()
@@ -170,7 +172,7 @@ def test_expect_fails_on_a_chain_rewritten_by_someone_who_knows_the_algorithm(cl
     before = ApiCall.objects.exclude(pk=newest.pk).order_by("-seq").first()
     raw_sql("DELETE FROM CALLS WHERE id = %s", newest.pk)
     raw_sql("UPDATE HEAD SET last_seq = %s, last_hash = %s", before.answer_seq, before.answer_hash)
-    apilog.append_api_call(
+    api_log.append_api_call(
         certificate=certificate, trigger="test", operation="view", method="GET", url="u", outcome="error"
     )
     assert verify()[0] == 0
@@ -183,7 +185,7 @@ def test_expect_fails_on_a_chain_rewritten_by_someone_who_knows_the_algorithm(cl
 def test_expect_fails_on_a_shortened_log():
     certificate = make_certificate()
     for _ in range(2):
-        apilog.append_api_call(
+        api_log.append_api_call(
             certificate=certificate, trigger="test", operation="view", method="GET", url="u", outcome="ok"
         )
     kept = head()
@@ -207,7 +209,7 @@ def test_the_scheduler_writes_the_head_to_the_log_output_to_be_kept_elsewhere(cl
     out = io.StringIO()
     with caplog.at_level("INFO", logger="certificates.apilog"):
         call_command("run_scheduler", "--once", stdout=out)
-    kept = apilog.current_head()
+    kept = api_log.current_head()
 
     assert f"API-call log head: {kept}" in out.getvalue()
     assert any(kept in record.getMessage() for record in caplog.records)

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from certificates import importing
+from certificates.intake import tokens
 from certificates.models import ImportBatch
 from tests.factories import make_certificate, make_user
 
@@ -67,7 +67,7 @@ def test_a_batch_page_and_its_rejected_rows_export_are_not_stored(client, manage
 
 
 def test_the_intake_api_answer_to_a_token_is_not_stored(client, certificate):
-    raw = importing.issue_intake_token(name="Lead system", scopes=["leads:read"])[1]
+    raw = tokens.issue_intake_token(name="Lead system", scopes=["leads:read"])[1]
 
     response = client.get(reverse("api:lead", args=[certificate.cert_id]), HTTP_AUTHORIZATION=f"Bearer {raw}")
 

@@ -14,7 +14,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from certificates import apilog, claiming
+from certificates import claiming
+from certificates.apilog import verification
 from certificates.models import ApiCall, Certificate
 from tests.factories import make_user
 from tests.test_worker_processes import import_minted, manage, start_worker, stop, wait_for, worker_env
@@ -92,7 +93,7 @@ def test_the_claim_form_submitted_twice_at_once_bills_once(slow_sandbox_with_wor
     assert len(certificates) == 3
     wait_for(lambda: not Certificate.objects.filter(state="pending").exists(), 60, "every claim to land")
     assert set(billed(tf_api, certificates).values()) == {1}
-    assert apilog.verify().intact
+    assert verification.verify().intact
 
 
 def test_claim_now_on_certificates_the_worker_has_leased_sends_nothing_more(slow_sandbox_with_worker):

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from certificates import claiming, leasing
+from certificates import claiming, leasing, sweeping, worker
 from certificates.models import AccountStatus, ApiCall, Certificate
 from tests.factories import make_certificate, make_vendor
 
@@ -36,7 +36,7 @@ def make_due_now() -> None:
 def claim_until_settled(rounds: int = 60) -> None:
     for _ in range(rounds):
         make_due_now()
-        claiming.claim_due(owner="test")
+        worker.claim_due(owner="test")
         if not Certificate.objects.filter(state=Certificate.State.PENDING).exists():
             return
 
@@ -64,7 +64,7 @@ def settled_request_count(tf_api, certificates) -> int:
 def test_the_worker_claims_every_due_certificate_once(tf_api, fast_retries):
     certificates = pending_from_sandbox(tf_api, 40)
 
-    stats = claiming.claim_due(owner="test")
+    stats = worker.claim_due(owner="test")
 
     assert stats.claimed == 40
     assert set(Certificate.objects.values_list("state", flat=True)) == {"claimed"}
@@ -103,7 +103,7 @@ def test_a_server_error_is_retried_from_the_row_until_claimed(tf_api, settings):
     [certificate] = pending_from_sandbox(tf_api, 1)
     tf_api.cert_faults(certificate.cert_id, fail_next=["503", "502"])
 
-    claiming.claim_due(owner="test")
+    worker.claim_due(owner="test")
     certificate.refresh_from_db()
     assert certificate.state == "pending"
     assert certificate.attempts == 1
@@ -121,7 +121,7 @@ def test_retry_after_is_honoured(tf_api, fast_retries):
     [certificate] = pending_from_sandbox(tf_api, 1)
     tf_api.cert_faults(certificate.cert_id, fail_next=["429"], retry_after=120)
 
-    claiming.claim_due(owner="test")
+    worker.claim_due(owner="test")
 
     certificate.refresh_from_db()
     assert certificate.state == "pending"
@@ -134,7 +134,7 @@ def test_after_a_timeout_the_claim_is_looked_up_instead_of_made_again(tf_api, fa
     [certificate] = pending_from_sandbox(tf_api, 1)
     tf_api.cert_faults(certificate.cert_id, fail_next=["timeout"], hang_seconds=2)
 
-    claiming.claim_due(owner="test")
+    worker.claim_due(owner="test")
     certificate.refresh_from_db()
     assert certificate.last_attempt_unknown
     claim_until_settled()
@@ -150,14 +150,14 @@ def test_a_refused_key_pauses_claiming_and_fails_no_certificate(tf_api, fast_ret
     pending_from_sandbox(tf_api, 30)
     tf_api.set_account(api_key="a-revoked-key")
 
-    stats = claiming.claim_due(owner="test")
+    stats = worker.claim_due(owner="test")
 
     assert stats.paused
     assert AccountStatus.current().claiming_paused
     assert set(Certificate.objects.values_list("state", flat=True)) == {"pending"}
     refused = ApiCall.objects.filter(status=401).count()
     assert 1 <= refused <= 8  # at most what was in flight when the first 401 came back
-    assert claiming.claim_due(owner="test").claimed == 0
+    assert worker.claim_due(owner="test").claimed == 0
     assert ApiCall.objects.filter(status=401).count() == refused
 
 
@@ -165,16 +165,16 @@ def test_claiming_resumes_after_an_admin_resumes_it(tf_api, fast_retries, django
     pending_from_sandbox(tf_api, 5)
     claiming.pause_claiming("TrustedForm refused the API key (HTTP 401)")
 
-    assert claiming.claim_due(owner="test").claimed == 0
+    assert worker.claim_due(owner="test").claimed == 0
     claiming.resume_claiming(user=django_user_model.objects.create(username="root"))
 
-    assert claiming.claim_due(owner="test").claimed == 5
+    assert worker.claim_due(owner="test").claimed == 5
 
 
 def test_a_final_4xx_marks_the_certificate_not_claimable_with_the_reason(tf_api, fast_retries):
     [certificate] = pending_from_sandbox(tf_api, 1, sandbox=True)
 
-    claiming.claim_due(owner="test")
+    worker.claim_due(owner="test")
 
     certificate.refresh_from_db()
     assert certificate.state == "error"
@@ -205,7 +205,7 @@ def test_the_sweep_checks_in_a_certificate_about_to_expire(tf_api):
     [certificate] = pending_from_sandbox(tf_api, 1)
     Certificate.objects.update(claim_deadline=timezone.now() + timedelta(minutes=30))
 
-    stats = claiming.sweep()
+    stats = sweeping.sweep()
 
     certificate.refresh_from_db()
     assert stats.checked_in == 1
@@ -218,7 +218,7 @@ def test_the_sweep_marks_a_certificate_past_its_window_expired_with_the_reason(d
     certificate = make_certificate()
     Certificate.objects.update(claim_deadline=timezone.now() - timedelta(hours=2))
 
-    stats = claiming.sweep()
+    stats = sweeping.sweep()
 
     certificate.refresh_from_db()
     assert stats.expired == 1
@@ -233,7 +233,7 @@ def test_an_unreadable_success_is_looked_up_before_claiming_again(tf_api, settin
         certificate.cert_id, respond={"status": 200, "body": "", "content_type": "text/html"}, times=1
     )
 
-    claiming.claim_due(owner="test")
+    worker.claim_due(owner="test")
     certificate.refresh_from_db()
     assert certificate.state == "pending" and certificate.last_attempt_unknown
     claim_until_settled()

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from certificates import claiming
+from certificates import worker
 from certificates.models import Certificate
 from tests.factories import PASSWORD, make_user
 
@@ -57,7 +57,7 @@ def test_an_analyst_imports_a_csv_and_watches_it_being_claimed(
 
     # The worker retries the third certificate; the page follows without a reload.
     Certificate.objects.filter(state=Certificate.State.PENDING).update(next_attempt_at=timezone.now())
-    claiming.claim_due(owner="e2e-worker")
+    worker.claim_due(owner="e2e-worker")
 
     expect(page.get_by_test_id("percent-done")).to_have_text("100%", timeout=10_000)
     expect(page.get_by_test_id("count-claimed")).to_have_text("3")

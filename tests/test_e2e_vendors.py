@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from certificates import rollups
 from certificates.models import Certificate, Vendor
+from certificates.reports import rollups
 from scanning.models import VendorScanProfile
 from tests.factories import PASSWORD, make_certificate, make_user, make_vendor
 from tests.scanning_factories import make_profile, make_term

@@ -8,7 +8,8 @@ import zipfile
 import pytest
 from django.urls import reverse
 
-from certificates import claiming, evidence, reviewing
+from certificates import claiming, reviewing
+from certificates.evidence import packages
 from certificates.models import Certificate, EvidenceExport
 from tests.factories import PASSWORD, make_certificate, make_user, make_vendor
 
@@ -133,12 +134,12 @@ def test_a_filtered_set_is_built_in_the_background_one_folder_per_certificate(
     assert manifest["certificates"] == 2 and len(manifest["files"]) == 4  # two files per certificate
     assert all(NOTE in archive.read(f"{c.cert_id}/evidence.json").decode() for c in wanted)
     assert all(api_key not in archive.read(name).decode() for name in archive.namelist())
-    assert export_dir in evidence.export_file(export).parents
+    assert export_dir in packages.export_file(export).parents
 
 
 def test_someone_elses_export_cannot_be_downloaded(client, export_dir):
     owner = make_user("manager")
-    export = evidence.start_evidence_export(user=owner, query="state=pending")
+    export = packages.start_evidence_export(user=owner, query="state=pending")
     login(client, "manager")
 
     assert client.get(reverse("certificates:export-download", args=[export.pk])).status_code == 404
@@ -146,13 +147,13 @@ def test_someone_elses_export_cannot_be_downloaded(client, export_dir):
 
 
 def test_an_export_of_too_many_certificates_fails_with_a_reason(export_dir, monkeypatch):
-    monkeypatch.setattr(evidence, "MAX_CERTIFICATES", 2)
+    monkeypatch.setattr(packages, "MAX_CERTIFICATES", 2)
     for _ in range(3):
         make_certificate()
 
-    export = evidence.start_evidence_export(user=make_user("manager"), query="")
+    export = packages.start_evidence_export(user=make_user("manager"), query="")
 
     export.refresh_from_db()
     assert export.state == "failed"
     assert "matches 3 certificates" in export.error and "Narrow the filter" in export.error
-    assert evidence.export_file(export) is None
+    assert packages.export_file(export) is None

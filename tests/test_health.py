@@ -32,7 +32,7 @@ def task(status: str, **times) -> DBTaskResult:
     return DBTaskResult.objects.create(
         status=status,
         args_kwargs={"args": [], "kwargs": {}},
-        task_path="certificates.tasks.claim_due_certificates",
+        task_path="certificates.worker.claim_due_certificates",
         backend_name="default",
         run_after=times.pop("run_after", timezone.now() - timedelta(hours=1)),
         **times,

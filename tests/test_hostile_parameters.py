@@ -19,16 +19,17 @@ from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 from django_tables2 import RequestConfig
 
-from certificates import claiming, rollups
-from certificates.importing import issue_intake_token
+from certificates import claiming
+from certificates.intake.tokens import issue_intake_token
 from certificates.models import Certificate, ImportBatch
+from certificates.paginators import LazyPaginator, Paginator
+from certificates.reports import rollups
 from certificates.tables import CertificateTable
-from certificates.trustedform import TrustedFormError
 from tests.factories import make_certificate, make_user, make_vendor
 from tests.scanning_factories import make_profile, make_template, make_term
 from tests.test_api_log_chain import log_calls
 from tests.test_reports_rollups import claim_result
-from tfdash.paginators import LazyPaginator, Paginator
+from trustedform import TrustedFormError
 
 pytestmark = pytest.mark.django_db
 

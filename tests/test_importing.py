@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from certificates import importing, tasks
+from certificates import worker
 from certificates.exporting import FORMULA_LIKE_NAME
+from certificates.intake import csvfile, importer, leads, uploads
 from certificates.models import CLAIM_WINDOW, Certificate, ImportBatch, ImportRowError, Vendor
 from tests.factories import make_certificate, make_vendor
 
@@ -24,15 +25,15 @@ def write(tmp_path: Path, text: str, encoding: str = "utf-8", name: str = "leads
     return path
 
 
-def dry_run(tmp_path: Path, text: str, **kwargs) -> importing.CsvReport:
-    return importing.read_csv(write(tmp_path, text), **kwargs)
+def dry_run(tmp_path: Path, text: str, **kwargs) -> csvfile.CsvReport:
+    return csvfile.read_csv(write(tmp_path, text), **kwargs)
 
 
-def outcomes(report: importing.CsvReport) -> list[tuple[int, str]]:
+def outcomes(report: csvfile.CsvReport) -> list[tuple[int, str]]:
     return [(o.line, o.status) for o in report.importer.outcomes]
 
 
-def errors(report: importing.CsvReport) -> list[tuple[int, str, str]]:
+def errors(report: csvfile.CsvReport) -> list[tuple[int, str, str]]:
     return [(o.line, e.field, e.reason) for o in report.importer.rejected for e in o.errors]
 
 
@@ -63,7 +64,7 @@ def errors(report: importing.CsvReport) -> list[tuple[int, str, str]]:
     ],
 )
 def test_it_maps_common_header_spellings(header, field):
-    columns = importing.ColumnMap.from_header(["cert_url", header] if field != "cert_url" else [header])
+    columns = leads.ColumnMap.from_header(["cert_url", header] if field != "cert_url" else [header])
 
     assert (header, field) in columns.mapping
 
@@ -101,7 +102,7 @@ def test_it_reads_utf8_with_or_without_a_bom(tmp_path, prefix, encoding):
     path = tmp_path / "leads.csv"
     path.write_bytes(prefix + f"cert_url,vendor\n{url(1)},Café Leads\n".encode())
 
-    report = importing.read_csv(path)
+    report = csvfile.read_csv(path)
 
     assert report.encoding == encoding
     assert report.columns.indexes == {"cert_url": 0, "vendor": 1}  # the BOM is not part of the header
@@ -109,7 +110,7 @@ def test_it_reads_utf8_with_or_without_a_bom(tmp_path, prefix, encoding):
 
 
 def test_it_falls_back_to_cp1252_and_says_so(tmp_path):
-    report = importing.read_csv(write(tmp_path, f"cert_url,vendor\n{url(1)},Café “Leads”\n", "cp1252"))
+    report = csvfile.read_csv(write(tmp_path, f"cert_url,vendor\n{url(1)},Café “Leads”\n", "cp1252"))
 
     assert report.encoding == "cp1252"
     assert "Windows-1252" in report.encoding_note
@@ -194,7 +195,7 @@ def test_a_file_without_a_certificate_column_rejects_every_row_and_says_why(tmp_
 def test_formula_like_cells_are_kept_as_plain_data(tmp_path):
     text = f"cert_url,vendor,reference\n{url(1)},Acme,@SUM(1)\n{url(2)},Acme,-2\n"
 
-    report = importing.import_file(write(tmp_path, text), source=ImportBatch.Source.CSV)[1]
+    report = uploads.import_file(write(tmp_path, text), source=ImportBatch.Source.CSV)[1]
 
     assert report.counts.new == 2
     assert sorted(Certificate.objects.values_list("reference", flat=True)) == ["-2", "@SUM(1)"]
@@ -203,7 +204,7 @@ def test_formula_like_cells_are_kept_as_plain_data(tmp_path):
 def test_a_vendor_named_like_a_formula_is_rejected_with_why_and_nothing_is_created(tmp_path):
     text = f"cert_url,vendor\n{url(1)},\"=cmd|' /C calc'!A0\"\n{url(2)},+1\n{url(3)},Acme\n"
 
-    report = importing.import_file(write(tmp_path, text), source=ImportBatch.Source.CSV)[1]
+    report = uploads.import_file(write(tmp_path, text), source=ImportBatch.Source.CSV)[1]
 
     assert errors(report) == [(2, "vendor", FORMULA_LIKE_NAME), (3, "vendor", FORMULA_LIKE_NAME)]
     assert list(Vendor.objects.values_list("name", flat=True)) == ["Acme"]
@@ -270,7 +271,7 @@ def test_importing_saves_good_rows_reports_bad_ones_and_counts_them_on_the_batch
         "http://cert.trustedform.com/abc,Acme,,,,\n"  # rejected
     )
 
-    batch, report = importing.import_file(
+    batch, report = uploads.import_file(
         write(tmp_path, text), source=ImportBatch.Source.CSV, filename="a.csv"
     )
 
@@ -297,7 +298,7 @@ def test_importing_saves_good_rows_reports_bad_ones_and_counts_them_on_the_batch
 
 
 def test_a_row_without_a_lead_time_gets_72_hours_from_receipt(tmp_path):
-    importing.import_file(
+    uploads.import_file(
         write(tmp_path, f"cert_url,vendor,email\n{url(1)},Acme,jane@example.com\n"),
         source=ImportBatch.Source.CSV,
     )
@@ -311,11 +312,11 @@ def test_a_row_without_a_lead_time_gets_72_hours_from_receipt(tmp_path):
 def test_duplicates_across_chunks_are_found_in_the_database(tmp_path):
     rows = [(f"{n % 4}", "Acme" if n < 8 else "Bolt") for n in range(10)]
     batch = ImportBatch.objects.create(source=ImportBatch.Source.CSV)
-    importer = importing.LeadImporter(batch=batch, chunk_size=3)
+    lead_importer = importer.LeadImporter(batch=batch, chunk_size=3)
 
     for line, (n, vendor) in enumerate(rows, start=2):
-        importer.add(line, {"cert_url": url(int(n)), "vendor": vendor})
-    counts = importer.finish()
+        lead_importer.add(line, {"cert_url": url(int(n)), "vendor": vendor})
+    counts = lead_importer.finish()
 
     assert (counts.new, counts.duplicates, counts.reused) == (4, 4, 2)
     assert Certificate.objects.filter(batch=batch).count() == 4
@@ -326,14 +327,14 @@ def test_duplicates_across_chunks_are_found_in_the_database(tmp_path):
 
 def test_importing_wakes_the_claim_worker_after_commit(tmp_path, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
-        importing.import_file(write(tmp_path, f"cert_url,vendor\n{url(1)},Acme\n"), source="csv")
+        uploads.import_file(write(tmp_path, f"cert_url,vendor\n{url(1)},Acme\n"), source="csv")
 
-    assert callbacks == [tasks.wake_claimer]
+    assert callbacks == [worker.wake_claimer]
 
 
 def test_a_file_with_only_rejected_rows_wakes_nobody(tmp_path, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
-        importing.import_file(write(tmp_path, "cert_url,vendor\nhttp://x,Acme\n"), source="csv")
+        uploads.import_file(write(tmp_path, "cert_url,vendor\nhttp://x,Acme\n"), source="csv")
 
     assert callbacks == []
 
@@ -354,23 +355,23 @@ def test_a_file_with_only_rejected_rows_wakes_nobody(tmp_path, django_capture_on
     ],
 )
 def test_it_reads_lead_times_leniently_as_utc_when_naive(text, expected):
-    assert importing.parse_lead_time(text) == expected
+    assert leads.parse_lead_time(text) == expected
 
 
 def test_a_lead_time_a_little_ahead_is_fine_but_a_day_ahead_is_not():
     now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
-    assert importing.parse_lead_time("2024-05-01 12:10", now=now) == now + timedelta(minutes=10)
+    assert leads.parse_lead_time("2024-05-01 12:10", now=now) == now + timedelta(minutes=10)
     with pytest.raises(ValueError, match="in the future"):
-        importing.parse_lead_time("2024-05-02 12:00", now=now)
+        leads.parse_lead_time("2024-05-02 12:00", now=now)
 
 
 def test_a_url_only_row_is_kept_on_hold_with_its_reason_and_never_sent(tmp_path, settings):
     settings.TRUSTEDFORM_API_VERSION = "4.0"
     path = write(tmp_path, f"cert_url,vendor\n{url(1)},Acme\n{url(2)},Acme\n")
 
-    report = importing.dry_run_file(path)
-    importing.import_file(path, source=ImportBatch.Source.CSV)
+    report = uploads.dry_run_file(path)
+    uploads.import_file(path, source=ImportBatch.Source.CSV)
 
     assert (report.counts.new, report.counts.held) == (2, 2)
     assert "needs the lead's email or phone" in report.importer.outcomes[0].note

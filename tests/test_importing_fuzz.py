@@ -10,7 +10,7 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from certificates import importing
+from certificates.intake import csvfile, importer, leads, uploads
 from certificates.models import Certificate, ImportBatch, ImportRowError
 from tests.factories import PASSWORD, make_user
 
@@ -105,9 +105,9 @@ def test_every_good_row_is_kept_and_every_bad_row_reported(tmp_path, generated):
     content, good, bad = generated
     path = write(tmp_path, content)
 
-    dry = importing.read_csv(path)
+    dry = csvfile.read_csv(path)
     with transaction.atomic():
-        batch, saved = importing.import_file(path, source=ImportBatch.Source.CSV)
+        batch, saved = uploads.import_file(path, source=ImportBatch.Source.CSV)
         stored_errors = list(ImportRowError.objects.filter(batch=batch).values_list("line", flat=True))
         stored_certificates = Certificate.objects.filter(batch=batch).count()
         transaction.set_rollback(True)
@@ -131,18 +131,18 @@ def test_every_good_row_is_kept_and_every_bad_row_reported(tmp_path, generated):
 @given(generated=lead_files(), drop=st.sampled_from(["cert_url", "vendor"]))
 def test_a_missing_column_rejects_every_row_with_a_reason(tmp_path, generated, drop):
     content, good, bad = generated
-    encoding = importing.detect_encoding(write(tmp_path, content))[0]
+    encoding = csvfile.detect_encoding(write(tmp_path, content))[0]
     rows = list(
         csv.reader(
             io.StringIO(content.decode(encoding)),
-            delimiter=importing.sniff_delimiter(content.decode(encoding)),
+            delimiter=csvfile.sniff_delimiter(content.decode(encoding)),
         )
     )
-    keep = [i for i, h in enumerate(rows[0]) if importing.header_key(h) not in importing.HEADER_ALIASES[drop]]
+    keep = [i for i, h in enumerate(rows[0]) if leads.header_key(h) not in leads.HEADER_ALIASES[drop]]
     out = io.StringIO()
     csv.writer(out).writerows([[row[i] for i in keep] for row in rows])
 
-    report = importing.read_csv(write(tmp_path, out.getvalue().encode()))
+    report = csvfile.read_csv(write(tmp_path, out.getvalue().encode()))
 
     assert report.counts.rejected == good + bad
     assert report.problems
@@ -161,11 +161,11 @@ def test_a_missing_column_rejects_every_row_with_a_reason(tmp_path, generated, d
     vendor=st.sampled_from(["", "Acme"]),
 )
 def test_any_bytes_are_read_without_an_exception(tmp_path, content, vendor):
-    report = importing.read_csv(write(tmp_path, content), default_vendor=vendor)
+    report = csvfile.read_csv(write(tmp_path, content), default_vendor=vendor)
 
     counts = report.counts
     assert counts.total == counts.new + counts.duplicates + counts.reused + counts.rejected
-    assert min(counts.total, importing.PREVIEW_ROWS) == len(report.importer.outcomes)
+    assert min(counts.total, importer.PREVIEW_ROWS) == len(report.importer.outcomes)
     assert all(row.errors for row in report.importer.rejected)
 
 

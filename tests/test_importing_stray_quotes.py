@@ -8,7 +8,7 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from certificates import importing
+from certificates.intake import csvfile
 from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
@@ -24,10 +24,10 @@ def row(n: int, vendor: str = "Acme", notes: str = "") -> str:
     return f"{url(n)},lead{n}@example.com,{vendor},{notes}\n"
 
 
-def read(tmp_path, text: str) -> importing.CsvReport:
+def read(tmp_path, text: str) -> csvfile.CsvReport:
     path = tmp_path / "leads.csv"
     path.write_bytes(text.encode())
-    return importing.read_csv(path)
+    return csvfile.read_csv(path)
 
 
 def physical_lines(text: str) -> int:

@@ -14,8 +14,9 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from certificates import claiming, importing, intake_api
+from certificates import claiming
 from certificates.exporting import FORMULA_LIKE_NAME
+from certificates.intake import api_views, leads, tokens
 from certificates.models import Certificate, ImportBatch, ImportRowError
 from tests.factories import make_certificate, make_vendor
 from tests.support.databases import subprocess_database_url
@@ -31,7 +32,7 @@ def url(n: int) -> str:
 
 @pytest.fixture
 def token() -> str:
-    return importing.issue_intake_token(name="Lead system", scopes=["leads:write", "leads:read"])[1]
+    return tokens.issue_intake_token(name="Lead system", scopes=["leads:write", "leads:read"])[1]
 
 
 def post(client, body, token: str | None = None, raw: bool = False):
@@ -68,7 +69,7 @@ def test_it_refuses_a_bad_token(client, header):
 
 
 def test_it_refuses_a_revoked_token(client, token):
-    importing.revoke_intake_token(importing.token_for(token))
+    tokens.revoke_intake_token(tokens.token_for(token))
 
     response = post(client, lead(1), token)
 
@@ -77,8 +78,8 @@ def test_it_refuses_a_revoked_token(client, token):
 
 
 def test_it_refuses_a_token_without_the_scope(client):
-    read_only = importing.issue_intake_token(name="Reports", scopes=["leads:read"])[1]
-    write_only = importing.issue_intake_token(name="Pusher", scopes=["leads:write"])[1]
+    read_only = tokens.issue_intake_token(name="Reports", scopes=["leads:read"])[1]
+    write_only = tokens.issue_intake_token(name="Pusher", scopes=["leads:write"])[1]
     make_certificate(url(1))
 
     assert post(client, lead(2), read_only).status_code == 403
@@ -105,7 +106,7 @@ def test_it_accepts_one_lead_and_answers_201(client, token):
     certificate = Certificate.objects.get()
     assert (certificate.reference, certificate.phone_normalised) == ("L-1", "5135556719")
     assert certificate.batch.source == ImportBatch.Source.API
-    assert certificate.batch.intake_token == importing.token_for(token)
+    assert certificate.batch.intake_token == tokens.token_for(token)
 
 
 def test_a_list_gets_a_result_per_lead_and_207_when_some_fail(client, token):
@@ -250,7 +251,7 @@ def test_it_needs_no_session_and_no_csrf_token(token):
 
 def test_it_limits_each_token_per_minute(client, token, settings):
     settings.INTAKE_RATE_LIMIT = 3
-    other = importing.issue_intake_token(name="Other", scopes=["leads:write"])[1]
+    other = tokens.issue_intake_token(name="Other", scopes=["leads:write"])[1]
 
     statuses = [post(client, lead(n), token).status_code for n in range(4)]
     limited = post(client, lead(9), token)
@@ -276,7 +277,7 @@ def test_the_rate_count_lives_on_the_token_not_in_a_process_cache(client, token,
 def test_a_new_minute_starts_a_new_window(client, token, settings, monkeypatch):
     settings.INTAKE_RATE_LIMIT = 1
     clock = {"now": 1_800_000_000.0}  # the first second of a minute
-    monkeypatch.setattr(intake_api, "time", SimpleNamespace(time=lambda: clock["now"]))
+    monkeypatch.setattr(api_views, "time", SimpleNamespace(time=lambda: clock["now"]))
 
     first, second = post(client, lead(1), token), post(client, lead(2), token)
     clock["now"] += 60
@@ -290,7 +291,7 @@ def test_a_new_minute_starts_a_new_window(client, token, settings, monkeypatch):
 def test_two_processes_count_against_one_limit(settings):
     """Each gunicorn worker is a process: a request counted in one must count in the others."""
     settings.INTAKE_RATE_LIMIT = 3
-    token, _ = importing.issue_intake_token(name="Lead system", scopes=["leads:write"])
+    token, _ = tokens.issue_intake_token(name="Lead system", scopes=["leads:write"])
     other_process = subprocess.run(
         [
             sys.executable,
@@ -314,13 +315,13 @@ def test_two_processes_count_against_one_limit(settings):
     assert other_process.returncode == 0, other_process.stderr
     assert other_process.stdout.strip().splitlines()[-1] == "[0, 0]"
 
-    here = [intake_api.rate_limit_wait(token) for _ in range(2)]
+    here = [api_views.rate_limit_wait(token) for _ in range(2)]
 
     assert here[0] == 0 and here[1] > 0  # the third request is the last one allowed this minute
 
 
 def test_tokens_are_stored_only_as_a_hash(client):
-    _, raw = importing.issue_intake_token(name="Lead system", scopes=["leads:write"])
+    _, raw = tokens.issue_intake_token(name="Lead system", scopes=["leads:write"])
     post(client, lead(1), raw)
 
     with connection.cursor() as cursor:
@@ -334,13 +335,13 @@ def test_tokens_are_stored_only_as_a_hash(client):
 def test_using_a_token_records_when(client, token):
     post(client, lead(1), token)
 
-    assert importing.token_for(token).last_used_at is not None
+    assert tokens.token_for(token).last_used_at is not None
 
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
     lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.sampled_from(importing.FIELDS), children)
+        st.lists(children, max_size=4) | st.dictionaries(st.sampled_from(leads.FIELDS), children)
     ),
     max_leaves=12,
 )

@@ -10,10 +10,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from certificates import claiming, importing, leasing
+from certificates import claiming, leasing
+from certificates.intake import tokens
 from certificates.models import Certificate, ImportBatch, IntakeToken, Vendor
-from certificates.trustedform import CallRecord
 from tests.factories import PASSWORD, make_certificate, make_user, make_vendor
+from trustedform import CallRecord
 
 pytestmark = pytest.mark.django_db
 
@@ -420,7 +421,7 @@ def test_an_admin_creates_a_token_and_sees_it_once(client):
     raw = response.content.decode().split('data-testid="raw-token">')[1].split("<")[0]
     token = IntakeToken.objects.get()
     assert raw.startswith(token.prefix) and token.prefix.startswith("tfi_")
-    assert token.token_hash == importing.hash_token(raw)
+    assert token.token_hash == tokens.hash_token(raw)
     assert token.scopes == ["leads:write"]
     assert response["Cache-Control"] == "no-store"
     assert raw not in client.get(reverse("intake:tokens")).content.decode()
@@ -428,7 +429,7 @@ def test_an_admin_creates_a_token_and_sees_it_once(client):
 
 def test_an_admin_revokes_a_token(client):
     login(client, "admin")
-    token, _ = importing.issue_intake_token(name="Old", scopes=["leads:write"])
+    token, _ = tokens.issue_intake_token(name="Old", scopes=["leads:write"])
 
     client.post(reverse("intake:token-revoke", args=[token.pk]))
 

@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from certificates import importing
+from certificates.intake import uploads
 from certificates.models import Certificate, ImportBatch
 from tests.factories import PASSWORD, make_user
 
@@ -103,7 +103,7 @@ def test_a_large_files_dry_run_reads_only_its_first_lines_and_the_worker_reads_a
     client, settings, analyst, monkeypatch, django_capture_on_commit_callbacks
 ):
     settings.INTAKE_INLINE_IMPORT_BYTES = 100  # every file of more than a line or two is large
-    monkeypatch.setattr(importing, "DRY_RUN_LINES", 10)
+    monkeypatch.setattr(uploads, "DRY_RUN_LINES", 10)
     dry = client.post(IMPORT, {"file": SimpleUploadedFile("leads.csv", leads(50).encode()), "vendor": ""})
 
     page = client.get(dry["Location"])
@@ -123,10 +123,10 @@ def test_a_large_files_dry_run_reads_only_its_first_lines_and_the_worker_reads_a
 
 
 def test_a_small_files_dry_run_reads_it_all(tmp_path, monkeypatch):
-    monkeypatch.setattr(importing, "DRY_RUN_LINES", 10)
+    monkeypatch.setattr(uploads, "DRY_RUN_LINES", 10)
     path = tmp_path / "leads.csv"
     path.write_text(leads(50))
 
-    report = importing.dry_run_file(path)
+    report = uploads.dry_run_file(path)
 
     assert not report.partial and report.counts.new == 50 and report.lines == 51

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from certificates import claiming
+from certificates import claiming, sweeping
 from certificates.models import ApiCall, Certificate, LeadCorrection
 from tests.factories import make_certificate, make_user, make_vendor
 
@@ -178,7 +178,7 @@ def test_the_sweep_checks_in_a_held_certificate_before_its_window_closes(tf_api,
         state=Certificate.State.HELD, claim_deadline=timezone.now() + timedelta(minutes=30)
     )
 
-    stats = claiming.sweep()
+    stats = sweeping.sweep()
 
     certificate.refresh_from_db()
     assert stats.checked_in == 1 and certificate.checked_in_at is not None

@@ -12,8 +12,8 @@ from django.utils import timezone
 from certificates import claiming, leasing
 from certificates.models import ApiCall, Certificate
 from certificates.redaction import REDACTED, redact
-from certificates.trustedform import CallRecord
 from tests.factories import make_certificate, make_user, make_vendor
+from trustedform import CallRecord
 
 pytestmark = pytest.mark.django_db
 

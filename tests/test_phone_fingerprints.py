@@ -1,7 +1,7 @@
 """A US phone matches however it was typed, on the certificate and on the lead (sandbox/readings.py, §5).
 
 The consumer types a phone on the form (the sandbox fingerprints it when it mints a certificate) and
-tfdash sends the lead's phone with the claim (certificates/trustedform/leads.py). Both sides reduce it
+tfdash sends the lead's phone with the claim (trustedform/leads.py). Both sides reduce it
 to the 10-digit national number, so a correct lead is never a billed failure over "+1" or dots.
 """
 
@@ -18,8 +18,8 @@ from django.core.management import CommandError, call_command
 from certificates import claiming
 from certificates.forms import clean_lead_phone
 from certificates.models import Certificate
-from certificates.trustedform import V3, V4, Lead, TrustedFormClient, fingerprint, normalise_phone
 from tests.factories import make_certificate
+from trustedform import V3, V4, Lead, TrustedFormClient, fingerprint, normalise_phone
 
 NATIONAL = "6145550142"
 NATIONAL_SHA1 = hashlib.sha1(NATIONAL.encode()).hexdigest()

@@ -11,8 +11,8 @@ from django.db import connection
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from certificates import reports, rollups
 from certificates.models import Certificate, RollupDirty, VendorDayRollup
+from certificates.reports import rollups, scorecards
 from tests.factories import make_certificate, make_user, make_vendor
 
 pytestmark = pytest.mark.django_db
@@ -125,4 +125,4 @@ def test_the_migration_has_days_counted_before_it_recounted():
 
     assert rollups.refresh_dirty() == 1
     assert VendorDayRollup.objects.get().not_claimable == 1
-    assert reports.LINK_FILTERS["not_claimable"] == {"state": "error"}
+    assert scorecards.LINK_FILTERS["not_claimable"] == {"state": "error"}

@@ -12,11 +12,12 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from certificates import claiming, reports, reviewing, rollups
+from certificates import claiming, reviewing
 from certificates.models import Certificate, ReportThreshold, VendorDayRollup
-from certificates.trustedform import TrustedFormError
+from certificates.reports import rollups, scorecards
 from tests.factories import make_certificate, make_user, make_vendor
 from tests.test_reports_rollups import claim_result
+from trustedform import TrustedFormError
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +67,7 @@ def mixed_month():
     Certificate.objects.filter(pk=checked.pk).update(checked_in_at=timezone.now(), reused=True)
     # Outside the period: must not be counted.
     received(make_certificate(vendor=bad), day1 - timedelta(days=40))
-    return {"good": good, "bad": bad, "period": reports.period_for("month", first)}
+    return {"good": good, "bad": bad, "period": scorecards.period_for("month", first)}
 
 
 def test_each_count_links_to_a_list_of_exactly_that_many_certificates(client, mixed_month):
@@ -85,7 +86,7 @@ def test_each_count_links_to_a_list_of_exactly_that_many_certificates(client, mi
             shown = list(listed.context["table"].page.object_list)
             assert len(shown) == row[counter], (row["vendor"], counter, url)
             checked += 1
-    assert checked == 2 * len(reports.LINK_FILTERS)
+    assert checked == 2 * len(scorecards.LINK_FILTERS)
     assert rows["Bad Leads"]["received"] == 5
     assert rows["Bad Leads"]["failure"] == 2
     assert rows["Bad Leads"]["outcome_error"] == 1
@@ -155,8 +156,8 @@ def test_since_is_the_first_day_of_the_current_run_past_the_limit():
         {**base, "day": date(2026, 1, 4)},  # no claims: neither breaks nor extends the run
         {**base, "day": date(2026, 1, 5), "claimed": 4, "failure": 3},
     ]
-    assert reports.since(days, "failure_rate", "red", threshold) == date(2026, 1, 3)
-    assert reports.since(days[:2], "failure_rate", "red", threshold) is None
+    assert scorecards.since(days, "failure_rate", "red", threshold) == date(2026, 1, 3)
+    assert scorecards.since(days[:2], "failure_rate", "red", threshold) is None
 
 
 def test_the_vendor_page_draws_accessible_charts_with_their_numbers(client, mixed_month):
@@ -204,8 +205,11 @@ def test_a_red_limit_on_the_good_side_of_amber_is_refused(client):
 
 
 def threshold_post(**limits: tuple[str, str, str]) -> dict[str, str]:
-    data = {"form-TOTAL_FORMS": str(len(reports.METRICS)), "form-INITIAL_FORMS": str(len(reports.METRICS))}
-    for i, metric in enumerate(reports.METRICS):
+    data = {
+        "form-TOTAL_FORMS": str(len(scorecards.METRICS)),
+        "form-INITIAL_FORMS": str(len(scorecards.METRICS)),
+    }
+    for i, metric in enumerate(scorecards.METRICS):
         amber, red, minimum = limits.get(metric, ("", "", "20"))
         data |= {f"form-{i}-metric": metric, f"form-{i}-amber": amber, f"form-{i}-red": red}
         data[f"form-{i}-min_received"] = minimum
@@ -223,7 +227,7 @@ def test_the_home_summary_compares_this_week_with_last_and_names_vendors(client)
     Certificate.objects.filter(pk=at_risk.pk).update(claim_deadline=now + timedelta(hours=3))
     ReportThreshold.objects.update_or_create(metric="failure_rate", defaults={"amber": 10, "red": 30})
 
-    summary = reports.home_summary()
+    summary = scorecards.home_summary()
 
     assert summary["at_risk"] == 1
     assert summary["today"]["failure"] == 10 and summary["today"]["success"] == 30
@@ -245,14 +249,14 @@ def test_a_bad_custom_range_falls_back_to_the_default_period_and_says_so(client)
     response = client.get(REPORT, {"period": "custom", "start": "2026-02-10", "end": "2026-02-01"})
     assert response.status_code == 200
     assert "From must be on or before To." in response.content.decode()
-    assert response.context["period"] == reports.period_for("month", reports.today())
+    assert response.context["period"] == scorecards.period_for("month", scorecards.today())
 
 
 def test_moving_certificates_between_days_moves_them_in_the_report(client):
     vendor = make_vendor()
     certificate = make_certificate(vendor=vendor)
     client.force_login(make_user("viewer"))
-    today = reports.today()
+    today = scorecards.today()
     assert client.get(REPORT, {"period": "day", "day": today}).context["table"].data.data[0]["received"] == 1
 
     Certificate.objects.filter(pk=certificate.pk).update(received_at=F("received_at") - timedelta(days=1))

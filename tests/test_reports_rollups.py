@@ -20,8 +20,9 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from certificates import claiming, leasing, reviewing, rollups
-from certificates.importing import LeadImporter, cancel_batch
+from certificates import claiming, leasing, reviewing, sweeping
+from certificates.intake.batches import cancel_batch
+from certificates.intake.importer import LeadImporter
 from certificates.models import (
     AccountStatus,
     Certificate,
@@ -30,9 +31,10 @@ from certificates.models import (
     RollupDirty,
     VendorDayRollup,
 )
-from certificates.trustedform import ClaimResult, TrustedFormError
-from certificates.trustedform.results import Insights, ScanResults
+from certificates.reports import rollups
 from tests.factories import make_certificate, make_user, make_vendor
+from trustedform import ClaimResult, TrustedFormError
+from trustedform.results import Insights, ScanResults
 
 pytestmark = pytest.mark.django_db
 
@@ -182,7 +184,7 @@ def apply(op: tuple, vendors: list, reviewer) -> None:
     elif name == "sweep":
         # Paused: the sweep only expires (its check-ins would call TrustedForm).
         AccountStatus.objects.update_or_create(pk=1, defaults={"claiming_paused": True})
-        claiming.sweep(now=timezone.now() + timedelta(hours=op[1]))
+        sweeping.sweep(now=timezone.now() + timedelta(hours=op[1]))
     elif name == "move_days":
         Certificate.objects.filter(vendor=vendors[op[1]]).update(
             received_at=F("received_at") + timedelta(days=op[2])

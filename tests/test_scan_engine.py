@@ -6,22 +6,19 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from scanning.engine import (
+from scanning.engine import TermResult, compile_profile
+from scanning.nearmiss import DifferenceKind
+from scanning.terms import (
     MAX_DELIMITER_LENGTH,
-    DifferenceKind,
-    NormalisedText,
     ScanTermError,
-    TermResult,
     TermRole,
     TermSpec,
     as_v3_term,
-    compile_profile,
     expand_for_v4,
-    normalise,
     validate_delimiter,
     validate_term,
-    visible_text,
 )
+from scanning.text import NormalisedText, normalise, visible_text
 
 DOCS_PAGE = (
     "By clicking below I agree to be contacted on behalf of Mortgage Acme at the telephone number "

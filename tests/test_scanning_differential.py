@@ -13,17 +13,17 @@ from hypothesis import HealthCheck, assume, event, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from certificates.trustedform import Lead, ScanTerms, TrustedFormClient
-from scanning.engine import (
+from scanning.engine import compile_profile
+from scanning.terms import (
     MAX_DELIMITER_LENGTH,
     ScanTermError,
     TermSpec,
     as_v3_term,
-    compile_profile,
     expand_for_v4,
     validate_delimiter,
     validate_term,
 )
+from trustedform import Lead, ScanTerms, TrustedFormClient
 
 EMAIL = "kelly@thethings.biz"
 
@@ -129,7 +129,7 @@ def _claim(tf_api, api_version: str, page_text: str, scans: ScanTerms):
 
 def _wire_key(spec: TermSpec) -> str:
     wire = as_v3_term(spec)
-    # The client keeps echoed template objects as sorted JSON (certificates.trustedform._str_list).
+    # The client keeps echoed template objects as sorted JSON (trustedform._str_list).
     return wire if isinstance(wire, str) else json.dumps(wire, sort_keys=True)
 
 

@@ -8,7 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from certificates import apilog, importing
+from certificates.apilog import models as api_log
+from certificates.intake import tokens
 from certificates.models import AccountStatus, ApiCall, Certificate, Review, Vendor
 from tests.factories import PASSWORD, make_certificate, make_user
 from tfdash.models import ApiLogVerification
@@ -121,7 +122,7 @@ def test_the_audit_page_filters_by_model_and_user(client):
     for user, name in ((alice, "Alpha Leads"), (bob, "Beta Leads")):
         client.force_login(user)
         client.post(reverse("certificates:vendor-new"), {"name": name}, follow=True)
-    importing.issue_intake_token(name="Gamma token", scopes=["leads:read"])
+    tokens.issue_intake_token(name="Gamma token", scopes=["leads:read"])
     client.force_login(make_user("admin"))
 
     by_alice = audit_page(client, user=alice.pk)
@@ -153,7 +154,7 @@ def test_the_audit_page_pages_without_counting(client):
 def test_an_admin_checks_the_api_log_chain_and_sees_the_result(client):
     certificate = make_certificate()
     for _ in range(3):
-        apilog.append_api_call(
+        api_log.append_api_call(
             trigger="web",
             certificate=certificate,
             operation="claim",
@@ -178,7 +179,7 @@ def test_an_admin_checks_the_api_log_chain_and_sees_the_result(client):
 def test_a_tampered_api_log_shows_as_broken_on_the_audit_page(client):
     certificate = make_certificate()
     for _ in range(2):
-        apilog.append_api_call(
+        api_log.append_api_call(
             trigger="web",
             certificate=certificate,
             operation="claim",

@@ -1,5 +1,6 @@
 """Structured logs: JSON lines on request, a request id, and the API key masked if it ever slips in."""
 
+import base64
 import io
 import json
 import logging
@@ -7,11 +8,13 @@ import os
 import secrets
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 import pytest
 
-from tfdash.logging import REDACTED, JsonFormatter, RedactSecretsFilter, RequestIdFilter
+from certificates.redaction import REDACTED
+from tfdash.logs import JsonFormatter, RedactSecretsFilter, RequestIdFilter
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,6 +50,23 @@ def test_the_api_key_is_masked_in_messages_arguments_extras_and_tracebacks(api_k
     assert records[1]["message"] == f"inline {REDACTED}"
     assert records[2]["header"] == f"Basic API:{REDACTED}"
     assert f"ValueError: refused key {REDACTED}" in records[3]["exception"]
+
+
+def test_the_api_key_is_masked_in_every_spelling_an_echo_can_carry(api_key):
+    stream = io.StringIO()
+    log = logger_writing_to(stream, JsonFormatter())
+    basic = base64.b64encode(f"API:{api_key}".encode()).decode()
+
+    log.info("upstream said %s", api_key.lower())
+    log.info("echoed header", extra={"authorization": f"Basic {basic}"})
+    log.info("query %s", urllib.parse.quote(api_key, safe=""))
+
+    text = stream.getvalue()
+    assert api_key.lower() not in text and basic not in text
+    records = [json.loads(line) for line in text.splitlines()]
+    assert records[0]["message"] == f"upstream said {REDACTED}"
+    assert records[1]["authorization"] == f"Basic {REDACTED}"
+    assert REDACTED in records[2]["message"]
 
 
 def test_json_lines_carry_time_level_logger_and_message():

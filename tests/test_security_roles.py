@@ -12,7 +12,9 @@ import time_machine
 from axes.models import AccessAttempt
 from django.urls import reverse
 
-from certificates import apilog, evidence, importing
+from certificates.apilog import models as api_log
+from certificates.evidence import packages
+from certificates.intake import tokens
 from certificates.models import Certificate, EvidenceExport, ImportBatch
 from scanning.models import ScanProfile, ScanTemplate, ScanTerm
 from tests.factories import make_certificate, make_user, make_vendor
@@ -129,7 +131,7 @@ def objects(settings, tmp_path) -> dict:
     certificate.save()
     claimed = make_certificate()
     Certificate.objects.filter(pk=claimed.pk).update(state=Certificate.State.CLAIMED)
-    token, _ = importing.issue_intake_token(name="lead system", scopes=["leads:read"], user=owner)
+    token, _ = tokens.issue_intake_token(name="lead system", scopes=["leads:read"], user=owner)
     return {
         "certificate": certificate.pk,
         "claimed": claimed.pk,
@@ -140,7 +142,7 @@ def objects(settings, tmp_path) -> dict:
         "template": ScanTemplate.objects.create(text="on behalf of {{*}}").pk,
         "profile": ScanProfile.objects.create(name="Acme").pk,
         "token": token.pk,
-        "call": apilog.append_api_call(
+        "call": api_log.append_api_call(
             trigger="web",
             certificate=certificate,
             operation="claim",
@@ -159,7 +161,7 @@ def objects(settings, tmp_path) -> dict:
 def request(client, action: Action, objects: dict, user):
     if user is not None and "export" in action.args:
         # Built at once (the tests' task backend runs tasks immediately), so it can be downloaded.
-        objects = {**objects, "export": evidence.start_evidence_export(user=user, query="").pk}
+        objects = {**objects, "export": packages.start_evidence_export(user=user, query="").pk}
     url = reverse(action.url, args=[objects[a] for a in action.args])
     data = {k: v.format(**objects) if isinstance(v, str) else v for k, v in action.data.items()}
     if action.method == "GET":
@@ -250,8 +252,8 @@ def test_a_logged_in_session_without_a_token_gets_401_from_the_api(client, role)
 
 
 def test_a_token_without_the_scope_gets_403(client):
-    _, read_only = importing.issue_intake_token(name="reader", scopes=["leads:read"])
-    _, write_only = importing.issue_intake_token(name="writer", scopes=["leads:write"])
+    _, read_only = tokens.issue_intake_token(name="reader", scopes=["leads:read"])
+    _, write_only = tokens.issue_intake_token(name="writer", scopes=["leads:write"])
 
     pushed = client.post(reverse("api:leads"), LEAD, content_type="application/json", **bearer(read_only))
     read = client.get(
@@ -264,7 +266,7 @@ def test_a_token_without_the_scope_gets_403(client):
 
 
 def test_a_token_with_the_scopes_pushes_and_reads(client):
-    _, raw = importing.issue_intake_token(name="lead system", scopes=["leads:write", "leads:read"])
+    _, raw = tokens.issue_intake_token(name="lead system", scopes=["leads:write", "leads:read"])
 
     pushed = client.post(reverse("api:leads"), LEAD, content_type="application/json", **bearer(raw))
     read = client.get(pushed.json()["results"][0]["url"], **bearer(raw))
@@ -274,8 +276,8 @@ def test_a_token_with_the_scopes_pushes_and_reads(client):
 
 
 def test_a_revoked_token_gets_401(client):
-    token, raw = importing.issue_intake_token(name="old", scopes=["leads:write"])
-    importing.revoke_intake_token(token)
+    token, raw = tokens.issue_intake_token(name="old", scopes=["leads:write"])
+    tokens.revoke_intake_token(token)
 
     response = client.post(reverse("api:leads"), LEAD, content_type="application/json", **bearer(raw))
 
@@ -284,8 +286,8 @@ def test_a_revoked_token_gets_401(client):
 
 def test_the_api_is_rate_limited_per_token(client, settings):
     settings.INTAKE_RATE_LIMIT = 2
-    _, raw = importing.issue_intake_token(name="busy", scopes=["leads:read"])
-    _, other = importing.issue_intake_token(name="quiet", scopes=["leads:read"])
+    _, raw = tokens.issue_intake_token(name="busy", scopes=["leads:read"])
+    _, other = tokens.issue_intake_token(name="quiet", scopes=["leads:read"])
     url = reverse("api:lead", args=["0123456789abcdef0123456789abcdef01234567"])
 
     with time_machine.travel("2026-03-02 10:00:05Z", tick=False):  # all within one minute's window

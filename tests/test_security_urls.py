@@ -12,7 +12,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.exceptions import Resolver404
 from django.utils.regex_helper import normalize
 
-from certificates import apilog, importing
+from certificates.apilog import models as api_log
+from certificates.intake import tokens
 from certificates.models import EvidenceExport, ImportBatch
 from scanning.models import ScanProfile, ScanTemplate, ScanTerm
 from tests.factories import make_certificate, make_user, make_vendor
@@ -49,8 +50,8 @@ def objects() -> dict[str, str]:
     admin = make_user("admin")
     certificate = make_certificate(email="jane@example.com", phone="5125551212")
     batch = ImportBatch.objects.create(source=ImportBatch.Source.CSV, filename="leads.csv")
-    token, _ = importing.issue_intake_token(name="lead system", scopes=["leads:read"], user=admin)
-    call = apilog.append_api_call(
+    token, _ = tokens.issue_intake_token(name="lead system", scopes=["leads:read"], user=admin)
+    call = api_log.append_api_call(
         trigger="web",
         certificate=certificate,
         operation="claim",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from certificates.trustedform import V3, V4, Lead, ScanTerms, TrustedFormClient, TrustedFormError
+from trustedform import V3, V4, Lead, ScanTerms, TrustedFormClient, TrustedFormError
 
 CASES = json.loads((Path(__file__).parent / "fixtures" / "trustedform" / "cases.json").read_text())
 ANSWERED = [c for c in CASES if c.get("response_status") not in (None, 0)]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from certificates.trustedform import (
+from trustedform import (
     V3,
     V4,
     InvalidCertificateUrl,

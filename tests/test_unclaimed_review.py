@@ -8,11 +8,12 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from certificates import claiming, reviewing
-from certificates.importing import LeadImporter, cancel_batch
+from certificates import claiming, reviewing, sweeping
+from certificates.intake.batches import cancel_batch
+from certificates.intake.importer import LeadImporter
 from certificates.models import AccountStatus, Certificate, ImportBatch
-from certificates.trustedform import TrustedFormError
 from tests.factories import make_certificate, make_user
+from trustedform import TrustedFormError
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +67,7 @@ def test_the_worker_and_the_sweep_put_what_they_give_up_on_in_the_queue():
     overdue = make_certificate()
     Certificate.objects.filter(pk=overdue.pk).update(claim_deadline=timezone.now() - timedelta(days=1))
     AccountStatus.objects.update_or_create(pk=1, defaults={"claiming_paused": True})  # no check-in calls
-    claiming.sweep()
+    sweeping.sweep()
     importer = LeadImporter(batch=ImportBatch.objects.create(source=ImportBatch.Source.API))
     importer.add(1, {"cert_url": f"https://cert.trustedform.com/{'c' * 40}", "vendor": "Cancelled Leads"})
     importer.finish()

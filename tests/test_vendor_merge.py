@@ -7,8 +7,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from certificates import rollups, vendors
+from certificates import vendors
 from certificates.models import Certificate, Vendor, VendorDayRollup
+from certificates.reports import rollups
 from scanning.models import VendorScanProfile
 from tests.factories import make_certificate, make_user, make_vendor
 from tests.scanning_factories import make_profile

@@ -17,11 +17,11 @@ from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from certificates import apilog
-from certificates.importing import vendor_named
+from certificates.apilog import verification
+from certificates.intake.leads import vendor_named
 from certificates.models import CLAIM_WINDOW, ApiCall, Certificate
-from certificates.trustedform import parse_certificate_url
 from tests.support.databases import subprocess_database_url
+from trustedform import parse_certificate_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -115,9 +115,11 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_the_next_one_finishes(tf_ap
 
     sweep_once(env, log)  # enqueues the claim task into the database queue
     first = start_worker(env, log)
-    wait_for(lambda: claimed() >= 250, 120, "the first worker to claim 250 certificates", log)
-    os.kill(first.pid, signal.SIGKILL)
-    first.wait(timeout=10)
+    try:
+        wait_for(lambda: claimed() >= 250, 120, "the first worker to claim 250 certificates", log)
+    finally:
+        os.kill(first.pid, signal.SIGKILL)  # a worker left running would take the next test's tasks
+        first.wait(timeout=10)
     at_kill = claimed()
     assert at_kill < 1000, "the batch finished before the kill; the test proves nothing"
 
@@ -152,7 +154,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_the_next_one_finishes(tf_ap
         assert ApiCall.objects.filter(
             certificate=call.certificate, operation="view", seq__gt=call.seq
         ).exists()
-    assert apilog.verify().intact
+    assert verification.verify().intact
 
 
 @pytest.mark.postgres
@@ -208,4 +210,4 @@ def test_a_worker_stalled_past_its_leases_sends_nothing_the_other_took_over(tf_a
     assert set(sandbox_claim_counts(tf_api, certificates).values()) == {1}
     results = [r.return_value or {} for r in DBTaskResult.objects.filter(status="SUCCESSFUL")]
     assert sum(r.get("not_sent", 0) for r in results) >= 1, "nothing was fenced: the stall proved nothing"
-    assert apilog.verify().intact
+    assert verification.verify().intact

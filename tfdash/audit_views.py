@@ -7,9 +7,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
+from certificates.paginators import LazyPaginator
 from tfdash import audit
 from tfdash.forms import AuditFilterForm
-from tfdash.paginators import LazyPaginator
 from tfdash.tables import AuditTable
 
 PER_PAGE = 50

@@ -57,7 +57,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "tfdash.logging.RequestIdMiddleware",
+    "tfdash.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -104,7 +104,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {
             "init_command": "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL",
             # IMMEDIATE: a write transaction takes the lock up front, so two workers never deadlock
-            # upgrading a read lock (design.md §2, leases on SQLite).
+            # upgrading a read lock (docs/architecture.md, "Library notes").
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         }
@@ -197,7 +197,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# Background tasks: the rows are the truth, the queue only wakes the worker (design.md §2).
+# Background tasks: the rows are the truth, the queue only wakes the worker (docs/architecture.md).
 TASKS = {
     "default": {
         "BACKEND": env.str("TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
@@ -260,12 +260,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "redact_api_key": {"()": "tfdash.logging.RedactSecretsFilter"},
-        "request_id": {"()": "tfdash.logging.RequestIdFilter"},
+        "redact_api_key": {"()": "tfdash.logs.RedactSecretsFilter"},
+        "request_id": {"()": "tfdash.logs.RequestIdFilter"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "tfdash.logging.JsonFormatter"},
+        "json": {"()": "tfdash.logs.JsonFormatter"},
     },
     "handlers": {
         "console": {

@@ -10,10 +10,10 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("certificates/", include("certificates.urls")),
-    path("intake/", include("certificates.intake_urls")),
-    path("api/", include("certificates.api_urls")),
+    path("intake/", include("certificates.intake.urls")),
+    path("api/", include("certificates.intake.api_urls")),
     path("scanning/", include("scanning.urls")),
-    path("reports/", include("certificates.report_urls")),
+    path("reports/", include("certificates.reports.urls")),
     path("settings/", views.settings_page, name="settings"),
     path("settings/resume/", views.resume_claiming, name="settings-resume"),
     # /audit/  (admins: the audit trail and the API-call log's chain check)

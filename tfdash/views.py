@@ -10,8 +10,8 @@ from django.views.decorators.http import require_POST
 
 from certificates import claiming
 from certificates.models import AccountStatus
-from certificates.trustedform import INSIGHTS_PROPERTIES
 from tfdash.roles import ADMIN, ROLE_PERMISSIONS, ROLES
+from trustedform import INSIGHTS_PROPERTIES
 
 
 @permission_required("certificates.manage_account", raise_exception=True)

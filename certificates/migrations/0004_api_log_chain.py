@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 def chain_existing_rows(apps, schema_editor):
     # The hash definition is the log's protocol, shared with the code that writes new rows.
-    from certificates.apilog import GENESIS, body_digest, compute_row_hash
+    from certificates.apilog.chain import GENESIS, body_digest, compute_row_hash
 
     ApiCall = apps.get_model("certificates", "ApiCall")
     ApiLogHead = apps.get_model("certificates", "ApiLogHead")

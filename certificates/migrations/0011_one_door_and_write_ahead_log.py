@@ -16,7 +16,7 @@ def record_earlier_prunings(apps, schema_editor):
 
     Written as of this migration (the same entries `prune_api_log` now appends), in the chain's order.
     """
-    from certificates import apilog
+    from certificates.apilog import chain
 
     ApiCall = apps.get_model("certificates", "ApiCall")
     ApiLogHead = apps.get_model("certificates", "ApiLogHead")
@@ -34,8 +34,8 @@ def record_earlier_prunings(apps, schema_editor):
         before = newest + timedelta(microseconds=1)
         body = json.dumps(
             {
-                "pruned_at": apilog._canonical(pruned_at),
-                "before": apilog._canonical(before),
+                "pruned_at": chain.canonical(pruned_at),
+                "before": chain.canonical(before),
                 "rows": rows.count(),
             },
             sort_keys=True,
@@ -43,22 +43,22 @@ def record_earlier_prunings(apps, schema_editor):
         entry = ApiCall(
             created_at=pruned_at,
             trigger="migration",
-            operation=apilog.PRUNE_OPERATION,
+            operation=chain.PRUNE_OPERATION,
             method="",
             url="",
             request_body=body,
             outcome="ok",
             hash_version=2,
-            request_sha256=apilog.sha256_text(body),
+            request_sha256=chain.sha256_text(body),
             seq=seq + 1,
-            prev_hash=prev or apilog.GENESIS,
+            prev_hash=prev or chain.GENESIS,
             body_sha256="",
         )
-        entry.row_hash = apilog.compute_row_hash(entry)
+        entry.row_hash = chain.compute_row_hash(entry)
         entry.answered_at = pruned_at
-        entry.response_sha256 = apilog.sha256_text("")
+        entry.response_sha256 = chain.sha256_text("")
         entry.answer_seq, entry.answer_prev_hash = seq + 2, entry.row_hash
-        entry.answer_hash = apilog.compute_answer_hash(entry)
+        entry.answer_hash = chain.compute_answer_hash(entry)
         entry.save(force_insert=True)
         seq, prev = entry.answer_seq, entry.answer_hash
     ApiLogHead.objects.update_or_create(pk=1, defaults={"last_seq": seq, "last_hash": prev})

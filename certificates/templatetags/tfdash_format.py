@@ -8,7 +8,7 @@ from django import template
 from django.utils import timezone
 
 from certificates.masking import shown_contact
-from certificates.trustedform import Lead, parse_claim_response
+from trustedform import Lead, parse_claim_response
 
 register = template.Library()
 

@@ -5,7 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from certificates import claiming
-from certificates.trustedform import API_VERSIONS, ClaimResult, InvalidCertificateUrl, Lead, TrustedFormError
+from trustedform import API_VERSIONS, ClaimResult, InvalidCertificateUrl, Lead, TrustedFormError
 
 
 class Command(BaseCommand):

@@ -20,6 +20,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from certificates.models import CLAIM_WINDOW, Certificate, Claim, Vendor
+from trustedform import V4
 
 GENERATED_VENDOR = "Generated vendor {:03d}"
 REASONS_FAILURE = [
@@ -233,7 +234,7 @@ def fake_claim(rng: random.Random, cert: dict) -> dict:
         "api_call_id": None,
         "claimed_by_id": None,
         "created_at": cert["claimed_at"],
-        "api_version": "4.0",
+        "api_version": V4,
         "outcome": cert["outcome"],
         "reason": cert["outcome_reason"],
         "email_matched": matched or cert["fingerprint_result"] == "some",

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from certificates import importing
+from certificates.intake import csvfile, importer, uploads
 from certificates.models import ImportBatch
 
 
@@ -23,12 +23,12 @@ class Command(BaseCommand):
         vendor = " ".join(vendor.split())
         try:
             if dry_run:
-                report = importing.read_csv(
+                report = csvfile.read_csv(
                     file, default_vendor=vendor, on_rejected=self._print, keep_rejected=0
                 )
                 batch = None
             else:
-                batch, report = importing.import_file(
+                batch, report = uploads.import_file(
                     file,
                     source=ImportBatch.Source.COMMAND,
                     filename=file.name,
@@ -46,6 +46,6 @@ class Command(BaseCommand):
             + (f" (batch {batch.pk})" if batch else "")
         )
 
-    def _print(self, row: importing.RowOutcome) -> None:
+    def _print(self, row: importer.RowOutcome) -> None:
         for error in row.errors:
             self.stdout.write(f"line {row.line}: {error.field or 'row'}: {error.reason}")

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from certificates import apilog
+from certificates.apilog import pruning
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args, dry_run: bool, **options) -> None:
         days = settings.API_LOG_BODY_RETENTION_DAYS
         before = timezone.now() - timedelta(days=days)
-        result = apilog.prune_bodies(before=before, dry_run=dry_run)
+        result = pruning.prune_bodies(before=before, dry_run=dry_run)
         verb = "Would blank" if dry_run else "Blanked"
         self.stdout.write(
             f"{verb} the bodies of {result.rows} API calls made before {before:%Y-%m-%d %H:%M} UTC "

@@ -4,7 +4,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from certificates import rollups
+from certificates.reports import rollups
 
 
 class Command(BaseCommand):

@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 from django.utils import timezone
 
-from certificates import apilog, claiming
-from certificates.tasks import wake_claimer
+from certificates import sweeping
+from certificates.apilog import models as api_log
 
 ADVISORY_LOCK_ID = 0x7466_6461  # "tfda"
 logger = logging.getLogger("certificates.apilog")
@@ -23,19 +23,27 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="sweep once and exit")
 
     def handle(self, *args, every: float, once: bool, **options) -> None:
-        if connection.vendor == "postgresql":
-            # A second scheduler stands by until the first one's session (and so its lock) ends.
+        locked = connection.vendor == "postgresql"
+        if locked:
+            # A second scheduler stands by until the first one's lock is released.
             while not self._take_lock():
                 if once:
                     self.stderr.write("Another scheduler holds the sweep lock; not sweeping.")
                     return
                 time.sleep(every)
+        try:
+            self._sweep(every, once)
+        finally:
+            # The lock belongs to the database session, which outlives the command when it is called
+            # from a long-lived process (call_command): held on, it would stop every other scheduler.
+            if locked:
+                self._release_lock()
+
+    def _sweep(self, every: float, once: bool) -> None:
         anchored: date | None = None
         while True:
             anchored = self._anchor_head(anchored)
-            stats = claiming.sweep()
-            if stats.due:
-                wake_claimer()
+            stats = sweeping.sweep_and_wake()
             if stats.due or stats.checked_in or stats.expired:
                 self.stdout.write(
                     f"sweep: {stats.due} due, {stats.checked_in} checked in, {stats.expired} expired",
@@ -49,7 +57,7 @@ class Command(BaseCommand):
         """Once a day, write the API-call log's head to the log output: a copy outside the database
         that `verify_api_log --expect SEQ:HASH` can later prove the log still extends."""
         today = timezone.now().date()
-        if anchored != today and (head := apilog.current_head()):
+        if anchored != today and (head := api_log.current_head()):
             logger.info("API-call log head %s (verify_api_log --expect %s)", head, head)
             self.stdout.write(f"API-call log head: {head}")
         return today
@@ -58,3 +66,7 @@ class Command(BaseCommand):
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_ID])
             return bool(cursor.fetchone()[0])
+
+    def _release_lock(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_ID])

@@ -1,0 +1,53 @@
+"""Pruning the API-call log's bodies after the retention period: the digests stay, so the chain verifies."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from certificates.apilog.chain import PRUNE_OPERATION, canonical
+from certificates.apilog.models import ApiCall, append_api_call
+
+# --- Pruning ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pruning:
+    rows: int
+    before: datetime
+
+
+def prune_bodies(*, before: datetime, dry_run: bool = False, batch: int = 5000) -> Pruning:
+    """Blank the request/response bodies of answered rows older than `before`; their digests, hashes and
+    a chained pruning entry per batch (when, up to which date, how many rows) remain."""
+    due = (
+        ApiCall.objects.filter(created_at__lt=before, bodies_pruned_at__isnull=True, answer_seq__isnull=False)
+        .exclude(request_body="", response_body="")
+        .exclude(operation=PRUNE_OPERATION)
+    )
+    if dry_run:
+        return Pruning(due.count(), before)
+    pruned = 0
+    while ids := list(due.order_by("seq").values_list("pk", flat=True)[:batch]):
+        with transaction.atomic():
+            now = timezone.now()
+            count = models.QuerySet.update(
+                ApiCall.objects.filter(pk__in=ids), request_body="", response_body="", bodies_pruned_at=now
+            )
+            append_api_call(
+                trigger="prune_api_log",
+                operation=PRUNE_OPERATION,
+                method="",
+                url="",
+                request_body=json.dumps(
+                    {"pruned_at": canonical(now), "before": canonical(before), "rows": count},
+                    sort_keys=True,
+                ),
+                outcome=ApiCall.Outcome.OK,
+            )
+        pruned += count
+    return Pruning(pruned, before)
