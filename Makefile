@@ -26,7 +26,7 @@ RUN_ENV := DEBUG=True TRUSTEDFORM_API_BASE=http://127.0.0.1:$(SANDBOX_PORT) \
 help:
 	@echo "make run    set up and start tfdash (web, sandbox, worker) on http://127.0.0.1:$(WEB_PORT)/"
 	@echo "make test   set up and run the whole test suite (SQLite, PostgreSQL, browser)"
-	@echo "make lint   ruff check + format check"
+	@echo "make lint   ruff, django-upgrade, djhtml and mypy"
 	@echo "make bench  run the benchmarks (B=<name> for one)"
 
 $(VENV)/.installed: pyproject.toml
@@ -81,13 +81,19 @@ test-sqlite: install
 test-postgres: install
 	scripts/with-postgres $(VENV)/bin/pytest -q $(PYTEST_ARGS)
 
+# The same checks as .pre-commit-config.yaml.
+TEMPLATES := $(shell find templates sandbox/templates -name '*.html')
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	@git ls-files '*.py' | xargs $(VENV)/bin/django-upgrade --target-version 6.0 --check
+	$(VENV)/bin/djhtml --check --tabwidth 2 $(TEMPLATES)
+	$(VENV)/bin/mypy
 
 format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/djhtml --tabwidth 2 $(TEMPLATES)
 
 bench: install
 	$(PY) bench/run.py $(B)

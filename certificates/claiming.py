@@ -366,7 +366,7 @@ def apply_claim_result(
         certificate.bot_detected = result.insights.bot_detected if result.insights else None
         certificate.retained_until = result.expires_at
         certificate.last_error = ""
-        if needs_review(certificate):
+        if certificate.failed_checks():
             certificate.review_status = Certificate.ReviewStatus.OPEN
     else:
         # outcome "error" on a 2xx: nothing was retained; try again later (API doc §3.7).
@@ -376,15 +376,6 @@ def apply_claim_result(
         certificate.next_attempt_at = now + backoff(certificate.attempts)
     certificate.save()
     return claim
-
-
-def needs_review(certificate: Certificate) -> bool:
-    return bool(
-        certificate.outcome == Certificate.Outcome.FAILURE
-        or certificate.bot_detected
-        or certificate.is_masked
-        or certificate.reused
-    )
 
 
 @transaction.atomic

@@ -17,8 +17,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from certificates import reviewing
-from certificates.models import Certificate, Vendor
+from certificates.models import NEEDING_REVIEW, Certificate, Vendor
 from trustedform import normalise_email, normalise_phone
 from trustedform.ids import MAX_CERT_ID_LENGTH
 
@@ -203,9 +202,9 @@ class CertificateFilter(django_filters.FilterSet):
     def filter_review(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         # "To review" is exactly the review queue: failed checks and undecided unclaimed certificates.
         if value == "open":
-            return queryset.filter(reviewing.unresolved())
+            return queryset.needing_review()
         if value == "none":
-            return queryset.filter(review_status="").exclude(reviewing.unresolved())
+            return queryset.filter(review_status="").exclude(NEEDING_REVIEW)
         return queryset.filter(review_status=value)
 
     def filter_at_risk(self, queryset: QuerySet, name: str, value: str) -> QuerySet:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -43,6 +44,15 @@ class CertificateQuerySet(models.QuerySet):
     def at_risk(self, within: timedelta = timedelta(hours=12), now=None) -> CertificateQuerySet:
         now = now or timezone.now()
         return self.filter(state__in=OPEN_STATES, claim_deadline__lte=now + within)
+
+    def with_failed_checks(self) -> CertificateQuerySet:
+        """Certificates whose claim found something wrong (what `Certificate.failed_checks` lists)."""
+        return self.filter(FAILED_CHECKS)
+
+    def needing_review(self) -> CertificateQuerySet:
+        """What waits in the review queue: a failed check not decided yet, or an unclaimed certificate
+        with no decision at all (REVIEW_QUEUE_HALVES)."""
+        return self.filter(NEEDING_REVIEW)
 
 
 class Certificate(models.Model):
@@ -167,6 +177,72 @@ class Certificate(models.Model):
     @property
     def is_final(self) -> bool:
         return self.state not in OPEN_STATES
+
+    def failed_checks(self) -> list[FailedCheck]:
+        """What the claim found wrong, in the order pages list it. The one rule: the worker opens a
+        review when this is not empty, tables show it, reports count it (FAILED_CHECKS is its query)."""
+        found = []
+        if self.outcome == Certificate.Outcome.FAILURE:
+            found.append(
+                FailedCheck("failure", "failed", f"claim failed: {self.outcome_reason or 'no reason given'}")
+            )
+        if self.fingerprint_result in MISMATCHED_FINGERPRINTS:
+            found.append(
+                FailedCheck(
+                    f"fingerprint_{self.fingerprint_result}",
+                    f"fingerprints: {self.fingerprint_result}",
+                    f"fingerprints matched: {self.get_fingerprint_result_display().lower()}",
+                )
+            )
+        if self.scan_success is False:
+            found.append(FailedCheck("scan_failed", "scan failed", "consent-language scan failed"))
+        if self.bot_detected:
+            found.append(FailedCheck("bot", "bot", "bot detected"))
+        if self.is_masked:
+            found.append(FailedCheck("masked", "masked", "masked certificate"))
+        if self.reused:
+            found.append(FailedCheck("reused", "reused", "sent by more than one vendor"))
+        return found
+
+
+@dataclass(frozen=True)
+class FailedCheck:
+    key: str  # the report counter and list filter of the same meaning (certificates/counters.py)
+    flag: str  # short, as the certificate list shows it
+    reason: str  # a phrase, as the review queue and the certificate page say it
+
+
+MISMATCHED_FINGERPRINTS = (Certificate.FingerprintResult.SOME, Certificate.FingerprintResult.NONE)
+# `Certificate.failed_checks` as a query: a test checks that the two agree on every combination.
+FAILED_CHECKS = (
+    models.Q(outcome=Certificate.Outcome.FAILURE)
+    | models.Q(fingerprint_result__in=MISMATCHED_FINGERPRINTS)
+    | models.Q(scan_success=False)
+    | models.Q(bot_detected=True)
+    | models.Q(is_masked=True)
+    | models.Q(reused=True)
+)
+# No claim, and none coming as things stand: a person must see these, and decide or act.
+UNCLAIMED_STATES = (
+    Certificate.State.ERROR,
+    Certificate.State.EXPIRED,
+    Certificate.State.HELD,
+    Certificate.State.CANCELLED,
+)
+# The review queue's two halves, disjoint. A claim with failed checks sets review_status "open"; an
+# unclaimed certificate waits until someone decides. "No decision" is written as not one of the other
+# statuses: a negative test cert_review_queue_idx cannot serve (where review_status "" is nearly every
+# row), so the database reads the unclaimed states' ranges of cert_state_received_idx instead.
+REVIEW_FAILED_CHECKS = models.Q(review_status=Certificate.ReviewStatus.OPEN)
+REVIEW_UNCLAIMED_UNDECIDED = models.Q(state__in=UNCLAIMED_STATES) & ~models.Q(
+    review_status__in=[
+        Certificate.ReviewStatus.OPEN,
+        Certificate.ReviewStatus.ACCEPTED,
+        Certificate.ReviewStatus.REJECTED,
+    ]
+)
+REVIEW_QUEUE_HALVES = (REVIEW_FAILED_CHECKS, REVIEW_UNCLAIMED_UNDECIDED)
+NEEDING_REVIEW = REVIEW_FAILED_CHECKS | REVIEW_UNCLAIMED_UNDECIDED
 
 
 # Not final: a person or the worker can still act (claim, complete the lead, check in).

@@ -2,7 +2,8 @@
 
 Two kinds wait for a decision: certificates whose claim found a failed check (the claim sets
 review_status "open"), and certificates that ended, or stopped, without a claim (not claimable, expired,
-on hold, cancelled) that nobody has decided about yet. `unresolved()` is the one rule for both.
+on hold, cancelled) that nobody has decided about yet. `Certificate.objects.needing_review()` is the
+one rule for both.
 Every decision is a Review row (the history); the certificate's review_status is the latest decision.
 """
 
@@ -12,35 +13,17 @@ from collections.abc import Iterable
 
 from django import forms
 from django.db import transaction
-from django.db.models import Q, prefetch_related_objects
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from certificates.models import Certificate, Review
+from certificates.models import REVIEW_QUEUE_HALVES, Certificate, Review
 
 QUEUE_PAGE = 50
-State, ReviewStatus = Certificate.State, Certificate.ReviewStatus
-# No claim, and none coming as things stand: a person must see these, and decide or act.
-UNCLAIMED_STATES = (State.ERROR, State.EXPIRED, State.HELD, State.CANCELLED)
-
-# The queue's two halves, disjoint. "No decision" is written as not one of the other statuses: a negative
-# test cert_review_queue_idx cannot serve (where review_status "" is nearly every row), so the database
-# reads the unclaimed states' ranges of cert_state_received_idx instead.
-FAILED_CHECKS = Q(review_status=ReviewStatus.OPEN)
-UNCLAIMED_UNDECIDED = Q(state__in=UNCLAIMED_STATES) & ~Q(
-    review_status__in=[ReviewStatus.OPEN, ReviewStatus.ACCEPTED, ReviewStatus.REJECTED]
-)
 
 
 class ReviewError(ValueError):
     """A review that cannot be recorded as given (no note, unknown decision)."""
-
-
-def unresolved() -> Q:
-    """What waits in the review queue: a failed check not decided yet, or an unclaimed certificate with
-    no decision at all. A decision (accepted or rejected) takes either out; so does a corrected or
-    un-cancelled lead going back to pending."""
-    return FAILED_CHECKS | UNCLAIMED_UNDECIDED
 
 
 def review_queue(limit: int = QUEUE_PAGE) -> list[Certificate]:
@@ -50,7 +33,7 @@ def review_queue(limit: int = QUEUE_PAGE) -> list[Certificate]:
     and sort everything waiting (a quarter of a second for 80,000 waiting rows on SQLite, against 6 ms).
     """
     rows: list[Certificate] = []
-    for half in (FAILED_CHECKS, UNCLAIMED_UNDECIDED):
+    for half in REVIEW_QUEUE_HALVES:
         rows += Certificate.objects.filter(half).order_by("received_at", "id")[:limit]
     rows = sorted(rows, key=lambda c: (c.received_at, c.pk))[:limit]
     # Vendors for the rows kept only: joined in the query, SQLite would look up the vendor of every
@@ -61,7 +44,7 @@ def review_queue(limit: int = QUEUE_PAGE) -> list[Certificate]:
 
 def count_waiting() -> int:
     """How many certificates wait in the review queue: two counts, each on the index its half reads."""
-    return sum(Certificate.objects.filter(half).count() for half in (FAILED_CHECKS, UNCLAIMED_UNDECIDED))
+    return sum(Certificate.objects.filter(half).count() for half in REVIEW_QUEUE_HALVES)
 
 
 def _checked(decision: str, note: str) -> str:

@@ -136,17 +136,7 @@ class CertificateTable(tables.Table):
 
     def render_checks(self, record: Certificate) -> str:
         """The failed checks as short flags; a clean certificate shows none."""
-        flags = []
-        if record.fingerprint_result in ("some", "none"):
-            flags.append(f"fingerprints: {record.fingerprint_result}")
-        if record.scan_success is False:
-            flags.append("scan failed")
-        if record.is_masked:
-            flags.append("masked")
-        if record.bot_detected:
-            flags.append("bot")
-        if record.reused:
-            flags.append("reused")
+        flags = [check.flag for check in record.failed_checks() if check.key != "failure"]
         if not flags:
             return "—"
         return format_html_join(" ", '<span class="flag">{}</span>', ((f,) for f in flags))
@@ -172,7 +162,7 @@ UNCLAIMED_WHY = {
 
 
 class ReviewQueueTable(tables.Table):
-    """What waits for a decision, oldest first (reviewing.unresolved); each row says why it needs a human
+    """What waits for a decision, oldest first (Certificate.objects.needing_review); each row says why it needs a human
     and what they can do about it."""
 
     select = tables.CheckBoxColumn(
@@ -209,18 +199,7 @@ class ReviewQueueTable(tables.Table):
         reasons = []
         if record.state in UNCLAIMED_WHY:
             reasons.append(f"{UNCLAIMED_WHY[record.state]}: {record.state_reason or 'no reason recorded'}")
-        if record.outcome == Certificate.Outcome.FAILURE:
-            reasons.append(f"claim failed: {record.outcome_reason or 'no reason given'}")
-        if record.fingerprint_result in ("some", "none"):
-            reasons.append(f"fingerprints matched: {record.get_fingerprint_result_display().lower()}")
-        if record.scan_success is False:
-            reasons.append("consent-language scan failed")
-        if record.bot_detected:
-            reasons.append("bot detected")
-        if record.is_masked:
-            reasons.append("masked certificate")
-        if record.reused:
-            reasons.append("sent by more than one vendor")
+        reasons += [check.reason for check in record.failed_checks()]
         return format_html_join("", "<div>{}</div>", ((r,) for r in reasons)) or "—"
 
     def render_action(self, record: Certificate) -> str:

@@ -298,7 +298,7 @@ def test_two_processes_count_against_one_limit(settings):
             "manage.py",
             "shell",
             "-c",
-            "from certificates.intake_api import rate_limit_wait as wait; from certificates.models import "
+            "from certificates.intake.api_views import rate_limit_wait as wait; from certificates.models import "
             f"IntakeToken as T; t = T.objects.get(pk={token.pk}); print([wait(t) for _ in range(2)])",
         ],
         cwd=Path(__file__).resolve().parents[1],

@@ -8,7 +8,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from certificates import claiming, reviewing, sweeping
+from certificates import claiming, models, reviewing, sweeping
 from certificates.intake.batches import cancel_batch
 from certificates.intake.importer import LeadImporter
 from certificates.models import AccountStatus, Certificate, ImportBatch
@@ -32,7 +32,7 @@ def in_state(state: str, **fields) -> Certificate:
 def queued() -> set[int]:
     """Every certificate the queue holds, checked against the rule and the count the home page shows."""
     shown = {c.pk for c in reviewing.review_queue(limit=1000)}
-    assert shown == set(Certificate.objects.filter(reviewing.unresolved()).values_list("pk", flat=True))
+    assert shown == set(Certificate.objects.needing_review().values_list("pk", flat=True))
     assert reviewing.count_waiting() == len(shown)
     return shown
 
@@ -160,19 +160,19 @@ def test_the_queue_is_oldest_first_across_both_halves():
     assert [c.state for c in reviewing.review_queue(limit=2)] == ["error", "claimed"]
 
 
-@pytest.mark.parametrize("half", ["FAILED_CHECKS", "UNCLAIMED_UNDECIDED"])
+@pytest.mark.parametrize("half", ["REVIEW_FAILED_CHECKS", "REVIEW_UNCLAIMED_UNDECIDED"])
 def test_each_half_of_the_queue_reads_an_index_not_the_whole_table(half):
     for _ in range(3):
         make_certificate()
-    query = Certificate.objects.filter(getattr(reviewing, half)).order_by("received_at", "id")[:51]
+    query = Certificate.objects.filter(getattr(models, half)).order_by("received_at", "id")[:51]
     sql, params = query.query.sql_with_params()
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
             plan = " | ".join(row[-1] for row in cursor.fetchall())
             expected = {
-                "FAILED_CHECKS": "cert_review_queue_idx",
-                "UNCLAIMED_UNDECIDED": "cert_state_received_idx",
+                "REVIEW_FAILED_CHECKS": "cert_review_queue_idx",
+                "REVIEW_UNCLAIMED_UNDECIDED": "cert_state_received_idx",
             }
             assert f"USING INDEX {expected[half]}" in plan, plan
         else:

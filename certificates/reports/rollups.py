@@ -21,34 +21,13 @@ from django.db.models import Count, Max, Min, Q
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
+from certificates import counters
 from certificates.models import Certificate, Claim, RollupDirty, VendorDayRollup
 
 State, Outcome = Certificate.State, Certificate.Outcome
 
-# Each counter selects exactly what the certificate list's filter of the same meaning selects, so a
-# report count can link to its certificates (certificates/filters.py).
-COUNTERS: dict[str, Q] = {
-    "received": Q(),
-    "claimed": Q(state=State.CLAIMED),
-    "success": Q(outcome=Outcome.SUCCESS),
-    "failure": Q(outcome=Outcome.FAILURE),
-    "outcome_error": Q(outcome=Outcome.ERROR),
-    "expired": Q(state=State.EXPIRED),
-    "not_claimable": Q(state=State.ERROR),
-    "cancelled": Q(state=State.CANCELLED),
-    "held": Q(state=State.HELD),
-    "checked_in": Q(checked_in_at__isnull=False),
-    "fingerprint_all": Q(fingerprint_result="all"),
-    "fingerprint_some": Q(fingerprint_result="some"),
-    "fingerprint_none": Q(fingerprint_result="none"),
-    "fingerprint_no_data": Q(fingerprint_result="no_data"),
-    "scan_passed": Q(scan_success=True),
-    "scan_failed": Q(scan_success=False),
-    "masked": Q(is_masked=True),
-    "bot": Q(bot_detected=True),
-    "reused": Q(reused=True),
-    "rejected": Q(review_status=Certificate.ReviewStatus.REJECTED),
-}
+# What each counter counts (certificates/counters.py, where their list links live too).
+COUNTERS: dict[str, Q] = {counter.name: counter.query for counter in counters.COUNTERS}
 # Read from each claimed certificate's latest claim (its page scans), not from a certificate column.
 CLAIM_COUNTERS = ("scan_required_missing", "scan_forbidden_found")
 COUNT_FIELDS = (*COUNTERS, *CLAIM_COUNTERS)

@@ -15,10 +15,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.db import connection
-from django.db.models import Q, Sum
+from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from certificates import counters
 from certificates.models import Certificate, ReportThreshold, Vendor, VendorDayRollup
 from certificates.reports import rollups
 
@@ -55,30 +56,6 @@ METRICS: dict[str, MetricRule] = {
     Metric.REJECTION_RATE: MetricRule("Review rejections", "rejected", ("claimed",), True),
 }
 
-# The certificate list's query-string filter for each counter (certificates/filters.py). Counters
-# missing here have no matching filter yet and are shown without a link.
-LINK_FILTERS: dict[str, dict[str, str]] = {
-    "received": {},
-    "claimed": {"state": "claimed"},
-    "success": {"outcome": "success"},
-    "failure": {"outcome": "failure"},
-    "outcome_error": {"outcome": "error"},
-    "expired": {"state": "expired"},
-    "not_claimable": {"state": "error"},
-    "cancelled": {"state": "cancelled"},
-    "held": {"state": "held"},
-    "checked_in": {"checked_in": "yes"},
-    "fingerprint_all": {"fingerprint": "all"},
-    "fingerprint_some": {"fingerprint": "some"},
-    "fingerprint_none": {"fingerprint": "none"},
-    "fingerprint_no_data": {"fingerprint": "no_data"},
-    "scan_passed": {"scan": "passed"},
-    "scan_failed": {"scan": "failed"},
-    "masked": {"masked": "yes"},
-    "bot": {"bot": "yes"},
-    "reused": {"reused": "yes"},
-    "rejected": {"review": "rejected"},
-}
 RED, AMBER = "red", "amber"
 LEVEL_RANK = {RED: 2, AMBER: 1, None: 0}
 TOP_DOMAINS = 3
@@ -274,7 +251,10 @@ def list_links(vendor_id: int | None, start: date, end: date) -> dict[str, str]:
             "received_before": end.isoformat(),
         }
     )
-    return {name: base + (f"&{urlencode(q)}" if q else "") for name, q in LINK_FILTERS.items()}
+    return {
+        counter.name: base + (f"&{urlencode(counter.list_filter)}" if counter.list_filter else "")
+        for counter in counters.COUNTERS
+    }
 
 
 def vendor_row(
@@ -391,13 +371,12 @@ def vendor_trend(vendor: Vendor, period: Period, *, worst: int = 10) -> VendorTr
 
 
 def worst_recent(vendor: Vendor, period: Period, limit: int) -> list[Certificate]:
-    """The period's latest failures, bots and fingerprint mismatches (by the vendor + received index)."""
+    """The period's latest certificates with a failed check (by the vendor + received index)."""
     start = datetime.combine(period.start, datetime.min.time(), tzinfo=UTC)
     end = datetime.combine(period.end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-    bad = Q(outcome=Certificate.Outcome.FAILURE) | Q(bot_detected=True) | Q(fingerprint_result="none")
     return list(
         Certificate.objects.filter(vendor=vendor, received_at__gte=start, received_at__lt=end)
-        .filter(bad)
+        .with_failed_checks()
         .order_by("-received_at", "-id")[:limit]
     )
 

@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from certificates.reports.scorecards import METRICS
+from certificates.templatetags.tfdash_format import duration
 
 FLAG_SYMBOL = {"red": "▲▲", "amber": "▲"}
 
@@ -32,14 +33,8 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f} %"
 
 
-def duration(seconds: int | None) -> str:
-    """Short, for a narrow column: 45 s, 1.5 min, 2.1 h, 1.2 d."""
-    if seconds is None:
-        return "—"
-    for limit, unit, size in ((60, "s", 1), (3600, "min", 60), (86400, "h", 3600)):
-        if seconds < limit:
-            return f"{seconds / size:.1f}".removesuffix(".0") + f" {unit}"
-    return f"{seconds / 86400:.1f}".removesuffix(".0") + " d"
+def duration_or_dash(seconds: int | None) -> str:
+    return "—" if seconds is None else duration(seconds)
 
 
 def flagged_rate(record: dict[str, Any], metric: str) -> str:
@@ -238,7 +233,9 @@ class VendorReportTable(tables.Table):
 
     def render_medians(self, record: dict[str, Any]) -> str:
         return format_html(
-            '{}<span class="sep"> · </span>{}', duration(record["lead_age"]), duration(record["time_on_page"])
+            '{}<span class="sep"> · </span>{}',
+            duration_or_dash(record["lead_age"]),
+            duration_or_dash(record["time_on_page"]),
         )
 
     def value_top_domains(self, record: dict[str, Any]) -> str:
