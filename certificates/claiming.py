@@ -83,15 +83,14 @@ def record_call(
     The request was logged before it was sent (`leasing.guard`); its answer completes that row. A call
     made without the door (none should be) is logged whole.
     """
-    answer = {
-        "status": call.status,
-        "response_body": redact(call.response_body),
-        "duration_ms": call.duration_ms,
-        "outcome": call.outcome or ApiCall.Outcome.ERROR,
-        "error": redact(call.error)[:500],
-    }
     return api_log.complete_call(
-        logged_request(call, certificate=certificate, user=user, trigger=trigger), result=result, **answer
+        logged_request(call, certificate=certificate, user=user, trigger=trigger),
+        result=result,
+        status=call.status,
+        response_body=redact(call.response_body),
+        duration_ms=call.duration_ms,
+        outcome=call.outcome or ApiCall.Outcome.ERROR,
+        error=redact(call.error)[:500],
     )
 
 
@@ -157,7 +156,7 @@ class Attempt:
     result: ClaimResult | None = None
     error: TrustedFormError | None = None
     fenced: Fenced | None = None
-    calls_before: list[CallRecord] = field(default_factory=list)
+    calls_before: list[CallRecord | None] = field(default_factory=list)
 
 
 def job_for(
@@ -471,6 +470,7 @@ def check_in_certificate(certificate: Certificate, *, user: Any = None, trigger:
                     certificate.state_reason = f"TrustedForm: {redact(error.reason)}"[:500]
                     certificate.save(update_fields=["state", "state_reason"])
             raise
+        assert result.call is not None, "the client records every call it makes"
         now = timezone.now()
         with transaction.atomic():
             check_in = CheckIn.objects.create(
@@ -520,6 +520,7 @@ def claim_by_url(cert_url: str, lead: Lead, *, api_version: str | None = None, t
         if error.call:
             record_call(error.call, certificate=None, trigger=trigger)
         raise
+    assert result.call is not None, "the client records every call it makes"
     record_call(result.call, certificate=None, trigger=trigger)
     return result
 

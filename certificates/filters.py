@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from certificates.models import NEEDING_REVIEW, Certificate, Vendor
+from certificates.models import NEEDING_REVIEW, Certificate, CertificateQuerySet, Vendor
 from trustedform import normalise_email, normalise_phone
 from trustedform.ids import MAX_CERT_ID_LENGTH
 
@@ -199,7 +199,7 @@ class CertificateFilter(django_filters.FilterSet):
     def filter_checked_in(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(checked_in_at__isnull=value != "yes")
 
-    def filter_review(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+    def filter_review(self, queryset: CertificateQuerySet, name: str, value: str) -> QuerySet[Certificate]:
         # "To review" is exactly the review queue: failed checks and undecided unclaimed certificates.
         if value == "open":
             return queryset.needing_review()
@@ -207,5 +207,5 @@ class CertificateFilter(django_filters.FilterSet):
             return queryset.filter(review_status="").exclude(NEEDING_REVIEW)
         return queryset.filter(review_status=value)
 
-    def filter_at_risk(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+    def filter_at_risk(self, queryset: CertificateQuerySet, name: str, value: str) -> QuerySet[Certificate]:
         return queryset.at_risk() if value == "yes" else queryset

@@ -197,8 +197,8 @@ class ReviewQueueTable(tables.Table):
 
     def render_why(self, record: Certificate) -> str:
         reasons = []
-        if record.state in UNCLAIMED_WHY:
-            reasons.append(f"{UNCLAIMED_WHY[record.state]}: {record.state_reason or 'no reason recorded'}")
+        if (why := UNCLAIMED_WHY.get(Certificate.State(record.state))) is not None:
+            reasons.append(f"{why}: {record.state_reason or 'no reason recorded'}")
         reasons += [check.reason for check in record.failed_checks()]
         return format_html_join("", "<div>{}</div>", ((r,) for r in reasons)) or "—"
 

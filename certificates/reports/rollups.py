@@ -122,10 +122,10 @@ def _add_claim_data(rollups: dict[int, VendorDayRollup], claimed) -> None:
     domains: dict[int, Counter] = defaultdict(Counter)
     for vendor_id, _, age, seconds, domain, missing, forbidden in latest.values():
         rollup = rollups[vendor_id]
-        if _number(age) is not None:
-            ages[vendor_id][str(histogram_bin(_number(age)))] += 1
-        if _number(seconds) is not None:
-            on_page[vendor_id][str(histogram_bin(_number(seconds)))] += 1
+        if (age_seconds := _number(age)) is not None:
+            ages[vendor_id][str(histogram_bin(age_seconds))] += 1
+        if (page_seconds := _number(seconds)) is not None:
+            on_page[vendor_id][str(histogram_bin(page_seconds))] += 1
         if domain:
             domains[vendor_id][str(domain).lower()] += 1
         rollup.scan_required_missing += _non_empty(missing)

@@ -190,7 +190,9 @@ def period_totals(start: date, end: date) -> dict[int, Totals]:
     rollups.refresh_dirty()
     rows = VendorDayRollup.objects.filter(day__gte=start, day__lte=end).order_by()
     totals: dict[int, Totals] = {}
-    for row in rows.values("vendor_id").annotate(**{n: Sum(n) for n in rollups.COUNT_FIELDS}):
+    sums: dict[str, Any] = {n: Sum(n) for n in rollups.COUNT_FIELDS}
+    for summed in rows.values("vendor_id").annotate(**sums):
+        row: dict[str, Any] = dict(summed)
         totals[row["vendor_id"]] = Totals.empty()
         totals[row["vendor_id"]].counts.update({n: row[n] for n in rollups.COUNT_FIELDS})
     sql = JSON_SUM_SQL[connection.vendor]
@@ -311,6 +313,8 @@ class Breach:
 def since(daily: list[dict[str, Any]], metric: str, flag: str, threshold: ReportThreshold) -> date | None:
     """The first day of the current run of days past the limit (days without data neither break nor extend it)."""
     limit = threshold.red if flag == RED else threshold.amber
+    if limit is None:  # a flag is only raised past a limit that is set
+        return None
     rule = METRICS[metric]
     first = None
     for row in sorted(daily, key=lambda r: r["day"], reverse=True):
@@ -353,7 +357,7 @@ def vendor_trend(vendor: Vendor, period: Period, *, worst: int = 10) -> VendorTr
             label=METRICS[metric].label,
             level=flag,
             value=row[metric],
-            limit=limits[metric].red if flag == RED else limits[metric].amber,
+            limit=limits[metric].red if flag == RED else limits[metric].amber,  # type: ignore[arg-type]  # set: it raised the flag
             higher_is_worse=METRICS[metric].higher_is_worse,
             since=since(history, metric, flag, limits[metric]),
         )
@@ -400,7 +404,8 @@ def home_summary(now: datetime | None = None) -> dict[str, Any]:
     names = dict(Vendor.objects.filter(pk__in=list(this)).values_list("pk", "name"))
 
     failure = METRICS[Metric.FAILURE_RATE]
-    jumped, past = [], []
+    jumped: list[dict[str, Any]] = []
+    past: list[dict[str, Any]] = []
     for vendor_id, totals in this.items():
         name = names.get(vendor_id, f"vendor {vendor_id}")
         rate = failure.value(totals.counts)

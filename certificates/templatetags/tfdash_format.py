@@ -102,12 +102,12 @@ def duration(value: timedelta | int | float | None) -> str:
 
 @register.filter
 def match_mark(value: bool | None) -> str:
-    return {True: "matched", False: "did not match"}.get(value, "not checked")
+    return "not checked" if value is None else ("matched" if value else "did not match")
 
 
 @register.filter
 def yes_no(value: bool | None) -> str:
-    return {True: "yes", False: "no"}.get(value, "unknown")
+    return "unknown" if value is None else ("yes" if value else "no")
 
 
 @register.filter
@@ -132,7 +132,7 @@ def has_value(value: object) -> bool:
 @register.filter
 def check_mark(value: bool | None) -> str:
     """For a pass/fail check that may not have run: passed, failed or not checked."""
-    return {True: "passed", False: "failed"}.get(value, "not checked")
+    return "not checked" if value is None else ("passed" if value else "failed")
 
 
 @register.filter
