@@ -87,7 +87,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	@git ls-files '*.py' | xargs $(VENV)/bin/django-upgrade --target-version 6.0 --check
-	$(VENV)/bin/djhtml --check --tabwidth 2 $(TEMPLATES)
+	@echo "djhtml --check templates"; $(VENV)/bin/djhtml --check --tabwidth 2 $(TEMPLATES)
 	$(VENV)/bin/mypy
 
 format: install

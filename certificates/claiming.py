@@ -12,7 +12,6 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -24,10 +23,12 @@ from certificates.leasing import AlreadyFinal, Fenced, Lease, LeaseHeld
 from certificates.models import (
     CHECK_IN_WINDOW,
     AccountStatus,
+    Actor,
     ApiCall,
     Certificate,
     CheckIn,
     Claim,
+    signed_in,
 )
 from certificates.redaction import redact
 from scanning.profiles import scan_terms_for_vendor
@@ -66,15 +67,11 @@ def get_client() -> TrustedFormClient:
     )
 
 
-def _user_or_none(user: Any) -> Any:
-    return user if user is not None and user.is_authenticated else None
-
-
 def record_call(
     call: CallRecord,
     *,
     certificate: Certificate | None,
-    user: Any = None,
+    user: Actor = None,
     trigger: str,
     result: Claim | CheckIn | None = None,
 ) -> ApiCall:
@@ -95,14 +92,14 @@ def record_call(
 
 
 def logged_request(
-    call: CallRecord, *, certificate: Certificate | None, user: Any = None, trigger: str
+    call: CallRecord, *, certificate: Certificate | None, user: Actor = None, trigger: str
 ) -> ApiCall:
     """The log row written for this request before it was sent; written now if the request went out
     without the door (none should)."""
     if not isinstance(call.log_ref, ApiCall):
         call.log_ref = api_log.open_call(
             created_at=datetime.fromtimestamp(call.started_at, tz=UTC),
-            triggered_by=_user_or_none(user),
+            triggered_by=signed_in(user),
             trigger=trigger[:64],
             certificate=certificate,
             operation=call.operation,
@@ -139,7 +136,7 @@ class ClaimJob:
     look_first: bool  # the last attempt may have landed: view before claiming again
     lease: Lease | None
     trigger: str
-    user: Any = None
+    user: Actor = None
     api_version: str | None = None
 
     def guard(self) -> leasing.BeforeSend:
@@ -164,7 +161,7 @@ def job_for(
     lease: Lease | None,
     *,
     trigger: str,
-    user: Any = None,
+    user: Actor = None,
     api_version: str | None = None,
     lead: Lead | None = None,
 ) -> ClaimJob:
@@ -225,10 +222,9 @@ def record_attempt(certificate: Certificate, attempt: Attempt, *, current: bool 
     """Write one attempt's answers and, if its sender still holds the lease (`current`), its effect on
     the certificate. One thread writes (the worker's main thread, or the request's)."""
     job = attempt.job
-    logged = {"certificate": certificate, "user": job.user, "trigger": job.trigger}
     for call in attempt.calls_before:
         if call is not None:
-            record_call(call, **logged)
+            record_call(call, certificate=certificate, user=job.user, trigger=job.trigger)
     if not current:
         # A late answer to a stale sender: logged as TrustedForm gave it, the certificate left alone.
         for call in [
@@ -236,7 +232,7 @@ def record_attempt(certificate: Certificate, attempt: Attempt, *, current: bool 
             attempt.error.call if attempt.error else None,
         ]:
             if call is not None:
-                record_call(call, **logged)
+                record_call(call, certificate=certificate, user=job.user, trigger=job.trigger)
         return None
     if attempt.calls_before:
         certificate.last_attempt_unknown = False  # TrustedForm said it holds no claim of ours
@@ -250,7 +246,7 @@ def record_attempt(certificate: Certificate, attempt: Attempt, *, current: bool 
 def claim_certificate(
     certificate: Certificate,
     *,
-    user: Any = None,
+    user: Actor = None,
     trigger: str = "web",
     api_version: str | None = None,
     lead: Lead | None = None,
@@ -281,7 +277,7 @@ def claim_certificate(
     return claim
 
 
-def _owner(trigger: str, user: Any) -> str:
+def _owner(trigger: str, user: Actor) -> str:
     who = getattr(user, "pk", None) or "-"
     return f"{trigger}:{who}:{uuid.uuid4().hex[:8]}"
 
@@ -315,7 +311,7 @@ def refresh_from(certificate: Certificate, current: Certificate) -> None:
 
 @transaction.atomic
 def apply_claim_result(
-    certificate: Certificate, result: ClaimResult, *, user: Any = None, trigger: str
+    certificate: Certificate, result: ClaimResult, *, user: Actor = None, trigger: str
 ) -> Claim:
     """Store an answered claim and move the certificate to its new state."""
     request = (
@@ -326,7 +322,7 @@ def apply_claim_result(
     claim = Claim.objects.create(
         certificate=certificate,
         api_call=request,
-        claimed_by=_user_or_none(user),
+        claimed_by=signed_in(user),
         api_version=result.api_version,
         outcome=result.outcome,
         reason=result.reason[:500],
@@ -379,7 +375,7 @@ def apply_claim_result(
 
 @transaction.atomic
 def apply_claim_error(
-    certificate: Certificate, error: TrustedFormError, *, user: Any = None, trigger: str
+    certificate: Certificate, error: TrustedFormError, *, user: Actor = None, trigger: str
 ) -> None:
     """Store a failed attempt: retry later, pause the account, or give the certificate its final state."""
     if error.call:
@@ -438,15 +434,15 @@ def pause_claiming(reason: str) -> None:
         status.save()
 
 
-def resume_claiming(*, user: Any) -> None:
+def resume_claiming(*, user: Actor) -> None:
     status = AccountStatus.current()
     status.claiming_paused = False
     status.resumed_at = timezone.now()
-    status.resumed_by = user
+    status.resumed_by = signed_in(user)
     status.save()
 
 
-def check_in_certificate(certificate: Certificate, *, user: Any = None, trigger: str = "web") -> CheckIn:
+def check_in_certificate(certificate: Certificate, *, user: Actor = None, trigger: str = "web") -> CheckIn:
     """Extend the claim window to 90 days without claiming, through the certificate's lease.
 
     Raises AlreadyFinal, LeaseHeld, Fenced, or TrustedFormError (after recording it).
@@ -476,7 +472,7 @@ def check_in_certificate(certificate: Certificate, *, user: Any = None, trigger:
             check_in = CheckIn.objects.create(
                 certificate=certificate,
                 api_call=logged_request(result.call, certificate=certificate, user=user, trigger=trigger),
-                checked_in_by=_user_or_none(user),
+                checked_in_by=signed_in(user),
                 extended_until=now + CHECK_IN_WINDOW,
             )
             record_call(result.call, certificate=certificate, user=user, trigger=trigger, result=check_in)
@@ -535,7 +531,7 @@ def _result_of(claim: Claim) -> ClaimResult:
     )
 
 
-def view_claim_again(certificate: Certificate, *, user: Any = None, trigger: str = "web") -> Claim:
+def view_claim_again(certificate: Certificate, *, user: Actor = None, trigger: str = "web") -> Claim:
     """Fetch the claim answer again from TrustedForm (`GET /<id>`) and store it as a claim row."""
     lease = leasing.take(certificate, owner=_owner(trigger, user), require_pending=False)
     try:

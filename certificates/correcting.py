@@ -3,14 +3,12 @@ certificate goes back in the queue. Each correction is kept (who, when, old and 
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from certificates import leasing
-from certificates.models import Certificate, LeadCorrection, Vendor
+from certificates.models import Actor, Certificate, LeadCorrection, Vendor, signed_in
 from certificates.worker import wake_claimer
 from trustedform import missing_match_lead, normalise_email, normalise_phone
 
@@ -24,7 +22,7 @@ class NotCorrectable(Exception):
 def correct_lead(
     certificate: Certificate,
     *,
-    user: Any,
+    user: Actor,
     lead_email: str,
     lead_phone: str,
     reference: str,
@@ -35,6 +33,9 @@ def correct_lead(
     Refused once the certificate is final (what was claimed is evidence), and while a sender holds its
     lease (the request in flight carries the old lead).
     """
+    by = signed_in(user)
+    if by is None:
+        raise NotCorrectable("Only a signed-in person can correct a lead: the correction is audited.")
     wanted = {"lead_email": lead_email, "lead_phone": lead_phone, "reference": reference, "vendor": vendor}
     with transaction.atomic():
         current = leasing.lock_open(certificate)
@@ -66,7 +67,7 @@ def correct_lead(
         current.last_error = ""
         current.save()
         correction = LeadCorrection.objects.create(
-            certificate=current, changed_by=user, changes=changes, requeued=not missing
+            certificate=current, changed_by=by, changes=changes, requeued=not missing
         )
         if not missing:
             transaction.on_commit(wake_claimer)

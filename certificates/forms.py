@@ -1,10 +1,12 @@
+from typing import Any, cast
+
 from django import forms
 from django.core.validators import validate_email
 from django.urls import reverse
 
 from certificates.exporting import FORMULA_LIKE_NAME, formula_like
 from certificates.intake.leads import parse_url
-from certificates.models import Vendor
+from certificates.models import Review, Vendor
 from trustedform import CertificateRef, InvalidCertificateUrl, normalise_phone
 
 
@@ -182,4 +184,28 @@ class VendorMergeForm(forms.Form):
 
     def __init__(self, *args, source: Vendor, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["into"].queryset = Vendor.objects.exclude(pk=source.pk)
+        cast(forms.ModelChoiceField, self.fields["into"]).queryset = Vendor.objects.exclude(pk=source.pk)
+
+
+class ReviewForm(forms.Form):
+    """Accept or reject, with the note a reviewer must always give (reviewing.review_certificate checks it too)."""
+
+    decision = forms.ChoiceField(choices=Review.Decision.choices)
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Why? This note goes into the evidence."}),
+        error_messages={"required": "Write a note: every decision needs one."},
+    )
+
+
+class BulkReviewForm(ReviewForm):
+    certificates = forms.TypedMultipleChoiceField(
+        coerce=int, error_messages={"required": "Select at least one certificate."}
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Any id is a valid choice here; unknown ids are simply not found by review_certificates.
+        values = self.data.getlist("certificates") if hasattr(self.data, "getlist") else []
+        cast(forms.ChoiceField, self.fields["certificates"]).choices = [
+            (v, v) for v in values if str(v).isdigit()
+        ]

@@ -37,7 +37,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from certificates.apilog import models as api_log
-from certificates.models import OPEN_STATES, Certificate
+from certificates.models import OPEN_STATES, Actor, Certificate
 from certificates.redaction import redact
 from trustedform import CallRecord
 from trustedform.client import BeforeSend
@@ -166,7 +166,7 @@ def release(lease: Lease) -> None:
     ).update(lease_owner="", lease_expires_at=None)
 
 
-def guard(lease: Lease | None, *, certificate_id: int | None, user: Any = None, trigger: str) -> BeforeSend:
+def guard(lease: Lease | None, *, certificate_id: int | None, user: Actor = None, trigger: str) -> BeforeSend:
     """The client's last step before a request leaves: check the fence and write the log row first.
 
     Without a lease (a command claiming a certificate tfdash does not hold) only the write-ahead applies.

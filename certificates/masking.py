@@ -4,13 +4,19 @@ Viewers see `j***@example.com` and `***-***-1212`: enough to tell leads apart, n
 Every page, table and partial that shows a lead's contact goes through `shown_contact`.
 """
 
+from __future__ import annotations
+
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from certificates.models import Actor
 
 CONTACT_PERMISSION = "certificates.view_lead_contact"
 HIDDEN = "***"
 
 
-def may_see_contact(user) -> bool:
+def may_see_contact(user: Actor) -> bool:
     return bool(user is not None and user.has_perm(CONTACT_PERMISSION))
 
 
@@ -30,7 +36,7 @@ def mask_phone(value: str) -> str:
     return f"{HIDDEN}-{HIDDEN}-{digits[-4:]}"
 
 
-def shown_contact(value: str, kind: str, user) -> str:
+def shown_contact(value: str, kind: str, user: Actor) -> str:
     """The value as this user may see it; `kind` is "email" or "phone"."""
     if not value or may_see_contact(user):
         return value

@@ -6,11 +6,21 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
+
+# Who does something: a signed-in user, a request's anonymous user, or nobody (the worker, a command).
+type Actor = User | AnonymousUser | None
+
+
+def signed_in(user: Actor) -> User | None:
+    """The user to record as having done something (nobody for the worker, a command or anonymous)."""
+    return user if isinstance(user, User) and user.is_authenticated else None
+
 
 # A web certificate lives 72 hours unless claimed or checked in (trustedform-api.md §4).
 CLAIM_WINDOW = timedelta(hours=72)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django import forms
 from django.db import transaction
 from django.db.models import prefetch_related_objects
 from django.utils import timezone
@@ -86,25 +85,3 @@ def review_certificates(certificate_ids: Iterable[int], *, reviewer, decision: s
     )
     Certificate.objects.filter(pk__in=ids).update(review_status=decision)
     return len(ids)
-
-
-class ReviewForm(forms.Form):
-    """Accept or reject, with the note a reviewer must always give (kept beside the domain rule)."""
-
-    decision = forms.ChoiceField(choices=Review.Decision.choices)
-    note = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Why? This note goes into the evidence."}),
-        error_messages={"required": "Write a note: every decision needs one."},
-    )
-
-
-class BulkReviewForm(ReviewForm):
-    certificates = forms.TypedMultipleChoiceField(
-        coerce=int, error_messages={"required": "Select at least one certificate."}
-    )
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        # Any id is a valid choice here; unknown ids are simply not found by review_certificates.
-        values = self.data.getlist("certificates") if hasattr(self.data, "getlist") else []
-        self.fields["certificates"].choices = [(v, v) for v in values if str(v).isdigit()]

@@ -15,6 +15,7 @@ from certificates.leasing import AlreadyFinal, Fenced, LeaseHeld
 from certificates.models import (
     OPEN_STATES,
     AccountStatus,
+    Actor,
     Certificate,
 )
 from certificates.reports import rollups
@@ -72,7 +73,7 @@ def sweep(*, now: datetime | None = None) -> SweepStats:
     return stats
 
 
-def check_in_at_risk(*, user=None, within: timedelta = timedelta(hours=12)) -> SweepStats:
+def check_in_at_risk(*, user: Actor = None, within: timedelta = timedelta(hours=12)) -> SweepStats:
     """Check in every pending certificate whose deadline is within `within` (the home page's button)."""
     stats = SweepStats()
     for certificate in (
@@ -83,6 +84,7 @@ def check_in_at_risk(*, user=None, within: timedelta = timedelta(hours=12)) -> S
             stats.checked_in += 1
         except (TrustedFormError, AlreadyFinal, LeaseHeld, Fenced):
             stats.check_in_errors += 1
+    return stats
 
 
 def sweep_and_wake() -> SweepStats:

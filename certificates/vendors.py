@@ -9,13 +9,12 @@ Deleting is for a vendor that nothing refers to.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db.models import Model, ProtectedError
 from django.utils import timezone
 
-from certificates.models import Certificate, Vendor, VendorDayRollup
+from certificates.models import Actor, Certificate, Vendor, VendorDayRollup
 from certificates.reports import rollups
 from scanning.models import ScanProfile, VendorScanProfile
 
@@ -95,7 +94,7 @@ def merge_plan(source: Vendor, target: Vendor) -> MergePlan:
     )
 
 
-def merge_vendor(source: Vendor, target: Vendor, *, user: Any) -> int:
+def merge_vendor(source: Vendor, target: Vendor, *, user: Actor) -> int:
     """Move everything of `source` to `target` and delete `source`; returns how many certificates moved.
 
     Raises VendorInUse, changing nothing, while a claim of one of its certificates is in flight (its
@@ -115,7 +114,7 @@ def merge_vendor(source: Vendor, target: Vendor, *, user: Any) -> int:
     return moved
 
 
-def _merge(source: Vendor, target: Vendor, *, user: Any) -> int:
+def _merge(source: Vendor, target: Vendor, *, user: Actor) -> int:
     # NO KEY UPDATE: neither vendor is renamed or merged meanwhile, yet intake of their leads goes on.
     vendors = Vendor.objects.select_for_update(no_key=True).filter(pk__in=[source.pk, target.pk])
     locked = {vendor.pk: vendor for vendor in vendors}
@@ -135,7 +134,7 @@ def _merge(source: Vendor, target: Vendor, *, user: Any) -> int:
     _hand_over_profile(source, target)
     # The triggers marked both vendors' days (migration 0007 watches vendor_id): recount them now.
     rollups.refresh_dirty()
-    source._change_reason = merge_reason(source, target, user)  # read by simple_history
+    _give_reason(source, merge_reason(source, target, user))
     source.delete()  # its emptied rollups go with it (CASCADE)
     return moved
 
@@ -146,15 +145,15 @@ def _hand_over_profile(source: Vendor, target: Vendor) -> None:
     if assignment is None:
         return
     profile_id = assignment.profile_id
-    assignment._change_reason = _fit(f"“{source}” merged into “{target}”")
+    _give_reason(assignment, _fit(f"“{source}” merged into “{target}”"))
     assignment.delete()
     if not VendorScanProfile.objects.filter(vendor=target).exists():
         moved = VendorScanProfile(vendor=target, profile_id=profile_id)
-        moved._change_reason = _fit(f"from “{source}”, merged into it")
+        _give_reason(moved, _fit(f"from “{source}”, merged into it"))
         moved.save()
 
 
-def merge_reason(source: Vendor, target: Vendor, user: Any) -> str:
+def merge_reason(source: Vendor, target: Vendor, user: Actor) -> str:
     """“merged into “Acme Leads” by jane”, the target's name shortened to fit the history column."""
     by = f" by {user}" if getattr(user, "is_authenticated", False) else ""
     room = REASON_LENGTH - len("merged into “” (#)") - len(str(target.pk)) - len(by)
@@ -166,7 +165,7 @@ def _fit(text: str) -> str:
     return text if len(text) <= REASON_LENGTH else text[: REASON_LENGTH - 1] + "…"
 
 
-def delete_vendor(vendor: Vendor, *, user: Any) -> None:
+def delete_vendor(vendor: Vendor, *, user: Actor) -> None:
     """Delete a vendor that nothing refers to; raises VendorInUse (saying why) otherwise."""
     try:
         with transaction.atomic():
@@ -177,7 +176,12 @@ def delete_vendor(vendor: Vendor, *, user: Any) -> None:
             if found.any:
                 raise VendorInUse(found.why_kept(locked))
             by = f" by {user}" if getattr(user, "is_authenticated", False) else ""
-            locked._change_reason = _fit(f"deleted{by}: nothing referred to it")
+            _give_reason(locked, _fit(f"deleted{by}: nothing referred to it"))
             locked.delete()  # with its rollups, which count nothing
     except (ProtectedError, IntegrityError):
         raise VendorInUse(f"A certificate arrived for “{vendor}” meanwhile; it was kept.") from None
+
+
+def _give_reason(obj: Model, reason: str) -> None:
+    """Tell simple_history why the next save or delete happens (its history row keeps the reason)."""
+    obj._change_reason = reason  # type: ignore[attr-defined]  # simple_history's documented hook

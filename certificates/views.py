@@ -1,11 +1,12 @@
 import contextlib
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -15,7 +16,7 @@ from django_tables2 import RequestConfig, SingleTableMixin
 from certificates import claiming, correcting, exporting, reviewing, worker
 from certificates.evidence import packages
 from certificates.filters import CertificateFilter
-from certificates.forms import ClaimForm, ClaimSelectedForm, LeadCorrectionForm
+from certificates.forms import BulkReviewForm, ClaimForm, ClaimSelectedForm, LeadCorrectionForm, ReviewForm
 from certificates.intake.leads import intake_lead, vendor_named
 from certificates.masking import CONTACT_PERMISSION, may_see_contact
 from certificates.models import ApiCall, Certificate, EvidenceExport, Review, Vendor
@@ -60,7 +61,7 @@ class CertificateListView(PermissionRequiredMixin, SingleTableMixin, FilterView)
     def get_queryset(self) -> QuerySet[Certificate]:
         return Certificate.objects.select_related("vendor")
 
-    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         export_format = request.GET.get("_export")
         if export_format in ("csv", "xlsx"):
             return self.export(export_format)
@@ -69,7 +70,7 @@ class CertificateListView(PermissionRequiredMixin, SingleTableMixin, FilterView)
     def get_context_data(self, **kwargs) -> dict:
         return {**super().get_context_data(**kwargs), "page": "certificates"}
 
-    def export(self, export_format: str) -> HttpResponse:
+    def export(self, export_format: str) -> HttpResponseBase:
         if not self.request.user.has_perm("certificates.export_certificate"):
             raise PermissionDenied("Exporting certificates needs the export permission.")
         filterset = self.get_filterset(self.get_filterset_class())
@@ -133,7 +134,7 @@ def certificate_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def _detail_context(
     request: HttpRequest,
     certificate: Certificate,
-    review_form: reviewing.ReviewForm | None = None,
+    review_form: ReviewForm | None = None,
     correction_form: LeadCorrectionForm | None = None,
 ) -> dict:
     claims = list(certificate.claims.select_related("claimed_by", "api_call"))  # api_call: the version sent
@@ -148,7 +149,7 @@ def _detail_context(
         "claims": claims,
         "check_ins": list(certificate.check_ins.select_related("checked_in_by")),
         "reviews": list(certificate.reviews.select_related("reviewer")),
-        "review_form": review_form or reviewing.ReviewForm(),
+        "review_form": review_form or ReviewForm(),
         "api_calls": list(certificate.api_calls.select_related("triggered_by"))
         if request.user.has_perm("certificates.view_api_log")
         else None,
@@ -159,7 +160,7 @@ def _detail_context(
 @permission_required("certificates.review_certificate", raise_exception=True)
 def review(request: HttpRequest, pk: int) -> HttpResponse:
     certificate = get_object_or_404(Certificate.objects.select_related("vendor"), pk=pk)
-    form = reviewing.ReviewForm(request.POST)
+    form = ReviewForm(request.POST)
     if not form.is_valid():
         return render(
             request, "certificates/detail.html", _detail_context(request, certificate, form), status=400
@@ -172,7 +173,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("certificates.review_certificate", raise_exception=True)
 def review_queue(request: HttpRequest) -> HttpResponse:
     """Open reviews, oldest first; accept or reject one or several with one note."""
-    form = reviewing.BulkReviewForm(request.POST or None)
+    form = BulkReviewForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         count = reviewing.review_certificates(
@@ -204,7 +205,7 @@ def evidence_package(request: HttpRequest, pk: int) -> HttpResponse:
 
 @permission_required(EVIDENCE_PERMISSIONS, raise_exception=True)
 def evidence_exports(request: HttpRequest) -> HttpResponse:
-    exports = EvidenceExport.objects.filter(created_by=request.user)[:50]
+    exports = EvidenceExport.objects.filter(created_by_id=request.user.pk)[:50]
     running = any(e.state in (EvidenceExport.State.QUEUED, EvidenceExport.State.RUNNING) for e in exports)
     return render(
         request,

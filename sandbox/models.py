@@ -1,4 +1,12 @@
-"""The sandbox's store: issued certificates, claims, knobs and the log of requests it received."""
+"""The sandbox's store: issued certificates, claims, knobs and the log of requests it received.
+
+Managers are declared (`objects`) because the product's type checker runs with the product's settings,
+which do not install the sandbox: it would not find them otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
 
 from django.db import models
 
@@ -9,6 +17,8 @@ class State(models.Model):
     One row read per request keeps per-request work small, and storing it in the database lets every
     thread (and every process sharing the file) agree on the clock and the knobs.
     """
+
+    objects: ClassVar[models.Manager[State]] = models.Manager()
 
     active = models.BooleanField(default=True)
     products = models.JSONField(default=list)
@@ -27,6 +37,8 @@ class State(models.Model):
 
 
 class Certificate(models.Model):
+    objects: ClassVar[models.Manager[Certificate]] = models.Manager()
+
     WEB = "web"
     MOBILE = "mobile"
     META = "meta"
@@ -57,6 +69,8 @@ class Certificate(models.Model):
 class Claim(models.Model):
     """One successful claim (v3) or retain (v4); its response body is what `GET /<id>` shows again."""
 
+    objects: ClassVar[models.Manager[Claim]] = models.Manager()
+
     cert_id = models.CharField(max_length=255, db_index=True)
     claim_id = models.CharField(max_length=24, unique=True)
     api_version = models.CharField(max_length=8)
@@ -73,6 +87,8 @@ class Claim(models.Model):
 class CertificateFault(models.Model):
     """Per-certificate knobs: queued failures, a canned answer, or a redirect."""
 
+    objects: ClassVar[models.Manager[CertificateFault]] = models.Manager()
+
     cert_id = models.CharField(max_length=255, primary_key=True)
     fail_next = models.JSONField(default=list)
     respond = models.JSONField(null=True, blank=True)
@@ -88,6 +104,8 @@ class CertificateFault(models.Model):
 
 class RequestRecord(models.Model):
     """A request an API endpoint (or the redirect trap) received. Never holds the API key."""
+
+    objects: ClassVar[models.Manager[RequestRecord]] = models.Manager()
 
     at = models.DateTimeField()
     method = models.CharField(max_length=8)

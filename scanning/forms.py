@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db.models import QuerySet
@@ -44,11 +44,12 @@ class ScanTermForm(ReadOnlyMixin, forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = KIND_CHOICES
+        cast(forms.ChoiceField, self.fields["kind"]).choices = KIND_CHOICES
         self.fields["text"].error_messages["required"] = EMPTY_TERM
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         text = cleaned.get("text")
         if text and self.instance.pk:
             # An edit must keep every profile that holds the term scannable with that profile's delimiter.
@@ -90,7 +91,7 @@ class ScanTemplateForm(ReadOnlyMixin, forms.ModelForm):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = KIND_CHOICES
+        cast(forms.ChoiceField, self.fields["kind"]).choices = KIND_CHOICES
         self.fields["text"].error_messages["required"] = EMPTY_TERM
         if rows is not None:
             # Not a form field: the model's clean() (the engine) checks the rows with the text.
@@ -101,7 +102,8 @@ class ScanTemplateForm(ReadOnlyMixin, forms.ModelForm):
         self._label_confirmation()
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if not cleaned.get("text"):
             return cleaned
         candidate = ScanTemplate(
@@ -262,10 +264,13 @@ class ScanProfileForm(ReadOnlyMixin, forms.ModelForm):
 
     def __init__(self, *args: Any, api_version: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["vendors"].queryset = Vendor.objects.select_related("scan_assignment__profile")
-        self.fields["vendors"].label_from_instance = _vendor_label
-        self.fields["terms"].label_from_instance = _member_label
-        self.fields["templates"].label_from_instance = _member_label
+        cast(forms.ModelChoiceField, self.fields["vendors"]).queryset = Vendor.objects.select_related(
+            "scan_assignment__profile"
+        )
+        # Django's per-field label hook, set on the instance (the stubs type it as a method).
+        cast(forms.ModelChoiceField, self.fields["vendors"]).label_from_instance = _vendor_label  # type: ignore[method-assign,assignment]
+        cast(forms.ModelChoiceField, self.fields["terms"]).label_from_instance = _member_label  # type: ignore[method-assign,assignment]
+        cast(forms.ModelChoiceField, self.fields["templates"]).label_from_instance = _member_label  # type: ignore[method-assign,assignment]
         if self.instance.pk:
             self.initial["vendors"] = list(self.instance.assignments.values_list("vendor_id", flat=True))
         self.api_version = api_version
@@ -275,7 +280,8 @@ class ScanProfileForm(ReadOnlyMixin, forms.ModelForm):
         self.moves: list[VendorMove] = []
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         self.moves = vendor_moves(self.instance, cleaned.get("vendors") or [])
         if self.moves and cleaned.get("confirm_moves") != moves_key(self.moves):
             self.add_error("confirm_moves", CONFIRM_MOVES)
@@ -375,7 +381,8 @@ class PreviewForm(forms.Form):
         return delimiter
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         profile = cleaned.get("profile")
         if profile and cleaned.get("delimiter") and cleaned["delimiter"] != profile.delimiter:
             self.add_error(

@@ -135,7 +135,7 @@ def record_acknowledgement(profile: ScanProfile) -> None:
     found = divergences(profile.templates.all(), profile.delimiter)
     if not found:
         return
-    profile._change_reason = ACK_PREFIX + meaning_key(found)  # read by simple_history on save
+    profile._change_reason = ACK_PREFIX + meaning_key(found)  # type: ignore[attr-defined]  # simple_history reads it on save
     profile.save()
 
 

@@ -19,6 +19,8 @@ from simple_history.models import HistoricalRecords
 from scanning.terms import ScanTermError, TermSpec, validate_delimiter, validate_term, variable_names
 
 if TYPE_CHECKING:
+    from django.db.models.fields.related_descriptors import RelatedManager
+
     from certificates.models import Vendor
 
 # Longer than any valid delimiter, so that the engine (not the column) says what is wrong with one.
@@ -43,6 +45,10 @@ class ScanTermBase(models.Model):
     kind = models.CharField(max_length=16, choices=Kind, default=Kind.REQUIRED)
     note = models.CharField(max_length=500, blank=True, help_text="Why this term, where it comes from.")
     updated_at = models.DateTimeField(default=timezone.now)
+
+    if TYPE_CHECKING:  # each concrete subclass declares them
+        text: str
+        profiles: RelatedManager[ScanProfile]
 
     class Meta:
         abstract = True

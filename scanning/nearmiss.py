@@ -144,16 +144,16 @@ def align_in_window(
     # On repetitive text the matcher can pair the wrong copies; the anchored span then does better.
     if expected_start is not None and expected_start >= 0:
         spans.append((expected_start, min(len(page), expected_start + len(term))))
-    best: tuple[float, int, SequenceMatcher[str]] | None = None
+    best: tuple[float, int, SequenceMatcher[str], str] | None = None
     for span_start, span_end in spans:
-        matcher = SequenceMatcher(None, term, page[span_start:span_end], autojunk=False)
+        candidate = page[span_start:span_end]
+        matcher = SequenceMatcher(None, term, candidate, autojunk=False)
         if best is None or matcher.ratio() > best[0]:
-            best = (matcher.ratio(), span_start, matcher)
+            best = (matcher.ratio(), span_start, matcher, candidate)
     assert best is not None
-    similarity, page_offset, matcher = best
+    similarity, page_offset, matcher, passage = best
     if similarity < NEAR_MISS_MIN_SIMILARITY:
         return None
-    passage = matcher.b
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue

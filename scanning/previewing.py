@@ -16,7 +16,8 @@ from scanning.models import ScanProfile
 from scanning.profiles import profile_specs, scan_terms_from_specs
 from scanning.terms import ScanTermError, TermRole, TermSpec
 from trustedform import Lead, ScanTerms, v3_claim_body
-from trustedform.wire import V3, V4, v4_insights_body
+from trustedform.versions import V3, V4
+from trustedform.wire import v4_insights_body
 
 # Characters of page text shown on each side of a passage.
 CONTEXT_CHARS = 80
@@ -163,17 +164,17 @@ def _v4_lines(
     by_role = {(result.role, result.term.text): result for result in report.results}
     lines: list[TermLine] = []
     for role, specs in ((TermRole.REQUIRED, required), (TermRole.FORBIDDEN, forbidden)):
-        required = role is TermRole.REQUIRED
+        is_required = role is TermRole.REQUIRED
         for spec in specs:
             sentences = _sentences(spec, role, delimiter)
             results = [by_role[(role, sentence)] for sentence in sentences]
-            found = all(r.found for r in results) if required else any(r.found for r in results)
-            shown = _deciding(results, required)
+            found = all(r.found for r in results) if is_required else any(r.found for r in results)
+            shown = _deciding(results, is_required)
             line = replace(
                 _line(shown, text),
                 term=spec.text,
                 found=found,
-                good=found if required else not found,
+                good=found if is_required else not found,
                 variant=shown.term.text if spec.is_template else None,
             )
             if spec.is_template:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 
 from scanning.meaning import v4_meaning
 from scanning.models import Kind, ScanProfile, VendorScanProfile
@@ -34,6 +35,7 @@ def scan_terms_for_vendor(vendor: Vendor, *, profile_id: int | None = None) -> S
     expanded once per profile change, then served from a per-process cache. A vendor without a
     profile scans nothing.
     """
+    row: QuerySet[Any, tuple[int, datetime]]
     if profile_id is None:
         row = VendorScanProfile.objects.filter(vendor_id=vendor.pk).values_list(
             "profile_id", "profile__updated_at"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -10,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Model, ProtectedError, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.views.decorators.http import require_POST
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin, SingleTableView
@@ -244,7 +246,7 @@ def _delete(
     request: HttpRequest, model: type[ScanTerm | ScanTemplate | ScanProfile], pk: int, back: str
 ) -> HttpResponse:
     _require(request, "delete", model)
-    obj = get_object_or_404(model, pk=pk)
+    obj = cast(ScanTerm | ScanTemplate | ScanProfile, get_object_or_404(model, pk=pk))
     if request.method == "POST":
         try:
             with transaction.atomic():
@@ -253,14 +255,14 @@ def _delete(
             messages.error(
                 request, f"“{obj}” is the profile of some vendors: give them another profile first."
             )
-            return redirect(obj.get_absolute_url())
+            return redirect(obj)
         messages.success(request, f"Deleted “{obj}”.")
         return redirect(back)
     ctx = {
         "page": "scanning",
         "object": obj,
         "kind": model._meta.verbose_name,
-        "back": obj.get_absolute_url(),
+        "back": resolve_url(obj),
     }
     return render(request, "scanning/confirm_delete.html", ctx)
 

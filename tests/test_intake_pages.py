@@ -239,7 +239,8 @@ def test_the_batch_page_shows_progress_counts_and_row_errors(client):
     assert 'data-testid="count-pending">1<' in page
     assert 'data-testid="count-claimed">2<' in page
     assert "Not a valid email address." in page
-    assert 'src="/static/js/batch-progress.js"' in page
+    assert 'src="/static/js/vendor/htmx.min.js"' in page
+    assert 'hx-trigger="every 2s"' in page  # not done: the progress section polls itself
     assert "<script>" not in page  # nothing inline: the CSP allows only our own files
     assert "Cancel batch" not in page  # a viewer sees no buttons
 
@@ -256,6 +257,39 @@ def test_the_progress_endpoint_answers_json(client):
     assert data["claims_per_minute"] == 1.0  # one claim, a minute ago
     assert data["eta_seconds"] == 120
     assert data["next_deadline_at_risk"] is True
+
+
+def test_htmx_polls_the_progress_section_rendered_by_the_server_until_the_batch_is_done(client):
+    login(client, "viewer")
+    batch = make_batch("claimed", "pending")
+    url = reverse("intake:batch-progress", args=[batch.pk])
+
+    running = client.get(url, headers={"HX-Request": "true"})
+
+    section = running.content.decode()
+    assert running["Content-Type"].startswith("text/html")
+    assert 'data-testid="percent-done">50%<' in section
+    assert f'hx-get="{url}"' in section and 'hx-trigger="every 2s"' in section
+    assert 'class="seg seg-claimed" data-segment="claimed" x="0.0%" width="50.0%"' in section
+    assert "#1e7a46" not in section  # colours come from the stylesheet's classes
+
+    Certificate.objects.filter(batch=batch).update(state=Certificate.State.CLAIMED)
+    done = client.get(url, headers={"HX-Request": "true"}).content.decode()
+
+    assert 'data-testid="percent-done">100%<' in done and "finished" in done
+    assert "hx-get" not in done  # nothing left to wait for: polling stops
+
+
+def test_a_page_that_waited_for_a_background_read_reloads_once_the_read_is_over(client):
+    login(client, "viewer")
+    batch = make_batch("pending")
+    url = reverse("intake:batch-progress", args=[batch.pk])
+
+    response = client.get(f"{url}?reading=1", headers={"HX-Request": "true"})
+
+    assert not batch.still_reading
+    assert response["HX-Refresh"] == "true"
+    assert "HX-Refresh" not in client.get(url, headers={"HX-Request": "true"})
 
 
 def test_a_batch_with_nothing_pending_is_done(client):

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from certificates import claiming, sweeping
+from certificates import claiming, correcting, sweeping
 from certificates.models import ApiCall, Certificate, LeadCorrection
 from tests.factories import make_certificate, make_user, make_vendor
 
@@ -111,6 +111,19 @@ def test_a_final_certificate_cannot_be_corrected(client, tf_api):
     assert 'data-testid="correct-lead"' not in page
     assert "what was claimed is evidence" in response.content.decode()
     assert Certificate.objects.get().lead_email == "jane@example.com"
+
+
+def test_a_correction_is_always_someones_and_nobody_changes_a_lead_anonymously():
+    certificate = make_certificate(email="jane@example.com")
+
+    with pytest.raises(correcting.NotCorrectable, match="signed-in person"):
+        correcting.correct_lead(
+            certificate, user=None, lead_email="john@example.com", lead_phone="", reference="",
+            vendor=certificate.vendor,
+        )  # fmt: skip
+
+    assert Certificate.objects.get().lead_email == "jane@example.com"
+    assert not LeadCorrection.objects.exists()
 
 
 def test_a_correction_longer_than_a_field_allows_gets_an_error_not_a_cut(client):

@@ -18,6 +18,7 @@ from django.tasks import task
 from django.utils import timezone
 
 from certificates.apilog.verification import Verification, verify
+from certificates.models import Actor, signed_in
 from tfdash.models import ApiLogVerification
 
 # label -> model, in the order the filter lists them.
@@ -59,7 +60,7 @@ def recent_changes(*, model: str = "", user_id: int | None = None) -> QuerySet:
     """
     parts = []
     for label in [model] if model else AUDITED:
-        rows = audited_model(label).history.all()
+        rows = audited_model(label).history.all()  # type: ignore[attr-defined]  # simple_history's manager
         if user_id is not None:
             rows = rows.filter(history_user_id=user_id)
         parts.append(
@@ -99,7 +100,7 @@ def describe(rows: list[dict]) -> list[Change]:
         by_model.setdefault(row["model"], []).append(row["history_id"])
     records = {}
     for label, ids in by_model.items():
-        history = audited_model(label).history.select_related("history_user")
+        history = audited_model(label).history.select_related("history_user")  # type: ignore[attr-defined]
         for record in history.filter(history_id__in=ids):
             records[(label, record.history_id)] = record
     return [_change(row["model"], records[(row["model"], row["history_id"])]) for row in rows]
@@ -171,6 +172,7 @@ def _shown(model: type[Model], name: str, value: Any) -> str:
     field = model._meta.get_field(name)
     if field.is_relation:
         ids = [_m2m_target(v, field) for v in value] if field.many_to_many else [getattr(value, "pk", value)]
+        assert field.related_model is not None and not isinstance(field.related_model, str)
         related = field.related_model._default_manager.in_bulk([i for i in ids if i is not None])
         names = sorted(str(related.get(i, f"#{i}")) for i in ids)
         return (", ".join(names) or "—")[:MAX_VALUE]
@@ -191,7 +193,7 @@ def last_verification() -> ApiLogVerification | None:
     return ApiLogVerification.objects.select_related("requested_by").first()
 
 
-def request_verification(user) -> tuple[ApiLogVerification, bool]:
+def request_verification(user: Actor) -> tuple[ApiLogVerification, bool]:
     """Queue a walk of the chain unless one is already queued or running; (verification, queued now)."""
     since = timezone.now() - VERIFICATION_STALE
     pending = ApiLogVerification.objects.filter(
@@ -199,7 +201,7 @@ def request_verification(user) -> tuple[ApiLogVerification, bool]:
     ).first()
     if pending is not None:
         return pending, False
-    verification = ApiLogVerification.objects.create(requested_by=user)
+    verification = ApiLogVerification.objects.create(requested_by=signed_in(user))
     verify_api_log.enqueue(verification.pk)
     verification.refresh_from_db()
     return verification, True

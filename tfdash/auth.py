@@ -16,7 +16,7 @@ def client_address(request: HttpRequest) -> str | None:
     hops = settings.AXES_IPWARE_PROXY_COUNT
     if not hops:
         return remote
-    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+    forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()]
     return forwarded[-hops] if len(forwarded) >= hops else remote
 
 

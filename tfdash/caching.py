@@ -21,7 +21,7 @@ class NoStoreMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
         user = getattr(request, "user", None)
-        authenticated = (user is not None and user.is_authenticated) or "HTTP_AUTHORIZATION" in request.META
+        authenticated = (user is not None and user.is_authenticated) or "authorization" in request.headers
         if authenticated and not response.has_header("Cache-Control"):
             response["Cache-Control"] = "no-store"
             response["Pragma"] = "no-cache"  # for HTTP/1.0 caches, which ignore Cache-Control

@@ -9,5 +9,5 @@ def navigation(request: HttpRequest) -> dict:
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
     if not hasattr(request, "_account_status"):
-        request._account_status = SimpleLazyObject(AccountStatus.current)
-    return {"account_status": request._account_status}
+        request._account_status = SimpleLazyObject(AccountStatus.current)  # type: ignore[attr-defined]
+    return {"account_status": request._account_status}  # type: ignore[attr-defined]

@@ -1,3 +1,5 @@
+from typing import cast
+
 from django import forms
 from django.contrib.auth import get_user_model
 
@@ -17,4 +19,4 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["model"].choices = [("", "Everything"), *audit.model_choices()]
+        cast(forms.ChoiceField, self.fields["model"]).choices = [("", "Everything"), *audit.model_choices()]

@@ -22,10 +22,11 @@ def worker_state() -> tuple[str, str | None]:
     last-finished time alone means nothing. Stale: a task has been ready for longer than
     HEALTH_WORKER_STALE_SECONDS and no worker took it. Unknown: no worker has ever finished a task.
     """
-    last_seen = DBTaskResult.objects.finished().order_by("-finished_at").values_list("finished_at", flat=True)
-    last_seen = last_seen.first()
-    waiting_since = DBTaskResult.objects.ready().order_by("enqueued_at").values_list("enqueued_at", flat=True)
-    waiting_since = waiting_since.first()
+    finished = DBTaskResult.objects.finished().order_by("-finished_at")
+    last_seen = finished.values_list("finished_at", flat=True).first()
+    waiting_since = (
+        DBTaskResult.objects.ready().order_by("enqueued_at").values_list("enqueued_at", flat=True).first()
+    )
     stale_after = timedelta(seconds=settings.HEALTH_WORKER_STALE_SECONDS)
     seen = last_seen.isoformat() if last_seen else None
     if waiting_since is not None and timezone.now() - waiting_since > stale_after:

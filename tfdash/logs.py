@@ -87,12 +87,13 @@ class JsonFormatter(jsonlogger.JsonFormatter):
         kwargs.setdefault("reserved_attrs", [*RESERVED_ATTRS, "request"])
         super().__init__(*args, **kwargs)
 
-    def formatException(self, ei: Any) -> str:  # noqa: N802 (the standard library's name)
+    # python-json-logger widens the return type (a traceback may be kept as a list of lines).
+    def formatException(self, ei: Any) -> str | list[str]:  # type: ignore[override]  # noqa: N802
         # python-json-logger formats the traceback again rather than reuse the filtered exc_text.
-        return redact(super().formatException(ei))
+        return _redacted(super().formatException(ei))
 
-    def formatStack(self, stack_info: str) -> str:  # noqa: N802
-        return redact(super().formatStack(stack_info))
+    def formatStack(self, stack_info: Any) -> str | list[str]:  # type: ignore[override]  # noqa: N802
+        return _redacted(super().formatStack(stack_info))
 
     def add_fields(
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
@@ -100,3 +101,7 @@ class JsonFormatter(jsonlogger.JsonFormatter):
         super().add_fields(log_data, record, message_dict)
         if not log_data.get("request_id"):
             log_data.pop("request_id", None)
+
+
+def _redacted(text: str | list[str]) -> str | list[str]:
+    return redact(text) if isinstance(text, str) else [redact(line) for line in text]

@@ -42,11 +42,10 @@ from trustedform.results import (
     TrustedFormError,
     ValidationResult,
 )
+from trustedform.versions import V3, V4
 from trustedform.wire import (
     API_VERSIONS,
     INSIGHTS_PROPERTIES,
-    V3,
-    V4,
     parse_claim_response,
     v3_claim_body,
     v4_claim_body,

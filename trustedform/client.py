@@ -25,11 +25,10 @@ from trustedform.results import (
     TrustedFormError,
     ValidationResult,
 )
+from trustedform.versions import V3, V4
 from trustedform.wire import (
     API_VERSIONS,
     MAX_LOGGED_BODY,
-    V3,
-    V4,
     error_for_response,
     error_reason,
     json_object,

@@ -381,8 +381,8 @@ def error_reason(data: Any, text: str) -> str:
             if isinstance(value, str) and value.strip():
                 return value.strip()
         errors = data.get("errors")
-        if isinstance(errors, Mapping) and isinstance(errors.get("detail"), str):
-            return errors["detail"]
+        if isinstance(errors, Mapping) and isinstance(detail := errors.get("detail"), str):
+            return detail
     return ""
 
 

@@ -150,12 +150,13 @@ def _locked_head() -> ApiLogHead:
 
 def _last_entry() -> tuple[int, str]:
     request = ApiCall.objects.order_by("-seq").values_list("seq", "row_hash").first() or (0, "")
-    answer = (
+    answered = (
         ApiCall.objects.filter(answer_seq__isnull=False)
         .order_by("-answer_seq")
         .values_list("answer_seq", "answer_hash")
         .first()
-    ) or (0, "")
+    )
+    answer = (answered[0] or 0, answered[1]) if answered else (0, "")
     return max(request, answer)
 
 

@@ -6,6 +6,9 @@ import heapq
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
+
+from django.db.models import QuerySet
 
 from certificates.apilog.chain import (
     GENESIS,
@@ -52,7 +55,7 @@ def _entries(chunk_size: int) -> Iterator[tuple[int, str, ApiCall]]:
         (c.seq, "request", c) for c in ApiCall.objects.order_by("seq").iterator(chunk_size=chunk_size)
     )
     answers = (
-        (c.answer_seq, "answer", c)
+        (c.answer_seq or 0, "answer", c)  # never 0: only rows with an answer are read
         for c in ApiCall.objects.filter(answer_seq__isnull=False)
         .order_by("answer_seq")
         .iterator(chunk_size=chunk_size)
@@ -177,7 +180,7 @@ def _check_prunings(prunings: _Prunings, pruned_rows: list[ApiCall]) -> None:
             )
 
 
-def _check_results(model: type[Claim] | type[CheckIn], label: str, last_seq: int, batch: int = 1000) -> None:
+def _check_results(model: type[Claim | CheckIn], label: str, last_seq: int, batch: int = 1000) -> None:
     """Every claim or check-in must name a call that exists, with the hash and result digest it says;
     and every call that recorded a result must still have it."""
     unnamed = model.objects.filter(api_call_seq__isnull=True, api_call__hash_version=2).first()
@@ -195,11 +198,16 @@ def _check_results(model: type[Claim] | type[CheckIn], label: str, last_seq: int
     if orphan is not None:
         raise _Broken(f"{_name(orphan, 'answer')} recorded a claim or check-in that no longer exists.")
     last_id = 0
+    rows: list[Claim | CheckIn]
     while rows := list(
-        model.objects.filter(pk__gt=last_id, api_call_seq__isnull=False).order_by("pk")[:batch]
+        cast(
+            "QuerySet[Claim | CheckIn]",
+            model._default_manager.filter(pk__gt=last_id, api_call_seq__isnull=False).order_by("pk")[:batch],
+        )
     ):
         calls = {c.seq: c for c in ApiCall.objects.filter(seq__in=[r.api_call_seq for r in rows])}
         for row in rows:
+            assert row.api_call_seq is not None  # selected so
             call = calls.get(row.api_call_seq)
             where = f"{label} {row.pk} of certificate {row.certificate_id}"
             if call is None:

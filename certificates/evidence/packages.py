@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from certificates.claiming import redact
 from certificates.filters import CertificateFilter
-from certificates.models import ApiCall, Certificate, CheckIn, Claim, EvidenceExport, Review
+from certificates.models import Actor, ApiCall, Certificate, CheckIn, Claim, EvidenceExport, Review, signed_in
 
 FORMAT_VERSION = 1
 # A package is for a dispute, not a data dump: past this, narrow the filter (or use the CSV export).
@@ -57,8 +57,8 @@ def with_evidence(queryset: QuerySet[Certificate]) -> QuerySet[Certificate]:
     )
 
 
-def _user(user) -> str | None:
-    return user.get_username() if user is not None else None
+def _user(user: Actor) -> str | None:
+    return user.get_username() if user is not None and user.is_authenticated else None
 
 
 def evidence_for(certificate: Certificate) -> dict[str, Any]:
@@ -224,9 +224,9 @@ def filtered_certificates(query: str) -> QuerySet[Certificate]:
     return CertificateFilter(QueryDict(query), queryset=Certificate.objects.all()).qs
 
 
-def start_evidence_export(*, user, query: str) -> EvidenceExport:
+def start_evidence_export(*, user: Actor, query: str) -> EvidenceExport:
     """Record the request and wake a worker; the row carries progress and, when done, the file."""
-    export = EvidenceExport.objects.create(created_by=user, query=query)
+    export = EvidenceExport.objects.create(created_by=signed_in(user), query=query)
     build_evidence_export.enqueue(export.pk)
     return export
 

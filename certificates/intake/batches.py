@@ -14,6 +14,7 @@ from django.utils import timezone
 from certificates.intake.importer import start_claiming
 from certificates.models import (
     OPEN_STATES,
+    Actor,
     ApiCall,
     Certificate,
     ImportBatch,
@@ -138,7 +139,7 @@ def preview_cancel(batch: ImportBatch) -> Cancellation:
     return Cancellation(cancellable.count(), in_flight.count())
 
 
-def cancel_batch(batch: ImportBatch, *, user=None) -> Cancellation:
+def cancel_batch(batch: ImportBatch, *, user: Actor = None) -> Cancellation:
     """Stop claiming the batch: what is not final and has no request out is cancelled (and never sent
     afterwards); what is out is left to its answer; claimed ones are kept. Undone by `uncancel_batch`."""
     now = timezone.now()

@@ -230,6 +230,7 @@ def _csv_rows(
 
 
 def _note_missing_columns(report: CsvReport, default_vendor: str) -> None:
+    assert report.columns is not None  # called once the header is read
     missing = report.columns.missing
     if "cert_url" in missing:
         report.problems.append(

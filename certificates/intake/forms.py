@@ -51,7 +51,8 @@ class ImportForm(forms.Form):
         return upload
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         has_file, has_text = bool(data.get("file")), bool((data.get("text") or "").strip())
         if has_file == has_text:
             raise forms.ValidationError("Choose a CSV file or paste rows (one of the two).")

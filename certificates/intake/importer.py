@@ -259,10 +259,12 @@ class LeadImporter:
 
     def _save(self, outcomes: list[tuple[RowOutcome, ValidLead | None]]) -> None:
         batch = self.batch
+        assert batch is not None  # finish() saves only with a batch
         now = timezone.now()
         certificates, reused, errors = [], set(), []
         for outcome, lead in outcomes:
             if outcome.status == NEW:
+                assert lead is not None  # a new row is a valid lead
                 certificates.append(self._certificate(lead, now))
             elif outcome.status == REUSED:
                 reused.add(outcome.cert_id)
@@ -303,7 +305,7 @@ class LeadImporter:
             cert_url=lead.ref.url,
             cert_type=lead.ref.cert_type,
             vendor_id=self._vendor_id(lead.vendor),
-            batch_id=self.batch.pk,
+            batch_id=self.batch.pk if self.batch is not None else None,
             reference=lead.reference,
             lead_email=lead.email,
             lead_phone=lead.phone,

@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from certificates.models import (
+    Actor,
     IntakeToken,
 )
 
@@ -23,7 +24,7 @@ def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def issue_intake_token(*, name: str, scopes: Iterable[str], user=None) -> tuple[IntakeToken, str]:
+def issue_intake_token(*, name: str, scopes: Iterable[str], user: Actor = None) -> tuple[IntakeToken, str]:
     """A new token: returns the row and the raw token, which is never stored and shown only once."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = IntakeToken.objects.create(

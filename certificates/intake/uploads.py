@@ -18,7 +18,9 @@ from django.tasks import task
 from certificates.intake.csvfile import CsvReport, read_csv
 from certificates.intake.importer import RowOutcome, start_claiming
 from certificates.models import (
+    Actor,
     ImportBatch,
+    signed_in,
 )
 
 DRY_RUN_LINES = 5_000
@@ -68,12 +70,13 @@ def import_file(
     return batch, report
 
 
-def import_upload(token: str, *, user) -> tuple[ImportBatch, CsvReport | None]:
+def import_upload(token: str, *, user: Actor) -> tuple[ImportBatch, CsvReport | None]:
     """Import a confirmed upload: small files at once, large ones in the background (a task).
 
     Returns the batch, with the report when it was read at once. Raises UploadNotFound.
     """
-    path, meta = stored_upload(token, user_id=user.pk)
+    by = signed_in(user)
+    path, meta = stored_upload(token, user_id=by.pk if by else None)
     if path.stat().st_size <= inline_import_bytes():
         batch, report = import_file(
             path,
@@ -87,7 +90,7 @@ def import_upload(token: str, *, user) -> tuple[ImportBatch, CsvReport | None]:
         return batch, report
     # A web request must not read 100,000 rows: the batch page shows progress while a worker reads them.
     batch = ImportBatch.objects.create(
-        source=meta["source"], filename=meta["filename"][:255], created_by=user, still_reading=True
+        source=meta["source"], filename=meta["filename"][:255], created_by=by, still_reading=True
     )
     transaction.on_commit(lambda: import_stored_upload.enqueue(batch.pk, token))
     return batch, None

@@ -1,15 +1,21 @@
 """Intake pages: upload or paste leads, check the dry run, confirm, and watch the batch being claimed."""
 
-import django_tables2 as tables
+from typing import Any
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.defaultfilters import date
 from django.urls import reverse
-from django.utils.html import format_html
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
@@ -17,8 +23,8 @@ from django_tables2 import RequestConfig
 from certificates.exporting import SafeTableExport
 from certificates.intake import batches, importer, leads, tokens, uploads
 from certificates.intake.forms import ImportForm, IntakeTokenForm, too_large_message
-from certificates.masking import shown_contact
-from certificates.models import Certificate, ImportBatch, ImportRowError, IntakeToken, Vendor
+from certificates.intake.tables import ImportBatchTable, RowErrorTable
+from certificates.models import Certificate, ImportBatch, IntakeToken, Vendor
 from certificates.paginators import LazyPaginator
 from certificates.sweeping import check_in_at_risk_task
 
@@ -26,78 +32,20 @@ PER_PAGE = 50
 # The batch's certificates a person must look at, each with its reason, on the batch page.
 ATTENTION_STATES = (Certificate.State.HELD, Certificate.State.ERROR, Certificate.State.EXPIRED)
 ATTENTION_ROWS = 20
-CONTACT_FIELDS = ("email", "phone")
-# The progress bar's segments, in this order, over a pale track for what is still pending.
-STATE_COLOURS = {
-    Certificate.State.CLAIMED: "#1e7a46",
-    Certificate.State.ERROR: "#a4262c",
-    Certificate.State.EXPIRED: "#c98a1b",
-    Certificate.State.CANCELLED: "#9aa3b0",
-}
-TRACK_COLOUR = "#dfe6f3"
+# The progress bar's segments, in this order, over a pale track for what is still pending (colours:
+# the stylesheet's .seg-<state>).
+FINISHED_STATES = (
+    Certificate.State.CLAIMED,
+    Certificate.State.ERROR,
+    Certificate.State.EXPIRED,
+    Certificate.State.CANCELLED,
+)
 OUTCOME_BADGES = {
     importer.NEW: "badge-success",
     importer.DUPLICATE: "",
     importer.REUSED: "badge-pending",
     importer.REJECTED: "badge-failure",
 }
-
-
-class ImportBatchTable(tables.Table):
-    created_at = tables.DateTimeColumn(verbose_name="Imported", format="M j, H:i")
-    source = tables.Column()
-    filename = tables.Column(verbose_name="From")
-    created_by = tables.Column(verbose_name="By", default="—")
-    cancelled_at = tables.DateTimeColumn(verbose_name="Cancelled", format="M j, H:i", default="")
-
-    class Meta:
-        model = ImportBatch
-        fields = (
-            "created_at",
-            "source",
-            "filename",
-            "created_by",
-            "total_rows",
-            "accepted",
-            "duplicates",
-            "reused",
-            "rejected",
-            "cancelled_at",
-        )
-        order_by = ("-created_at",)
-        attrs = {"class": "table"}
-        empty_text = "Nothing imported yet."
-
-    def render_created_at(self, record: ImportBatch) -> str:
-        # ImportBatch.get_absolute_url names a route that does not exist; the batch page lives here.
-        return format_html(
-            '<a href="{}">{}</a>',
-            reverse("intake:batch", args=[record.pk]),
-            date(record.created_at, "M j, H:i"),
-        )
-
-
-class RowErrorTable(tables.Table):
-    line = tables.Column()
-    field = tables.Column(default="(row)")
-    value = tables.Column(verbose_name="Value as sent", attrs={"td": {"class": "mono break"}})
-    reason = tables.Column()
-
-    class Meta:
-        model = ImportRowError
-        fields = ("line", "field", "value", "reason")
-        order_by = ("line",)
-        attrs = {"class": "table", "data-testid": "row-errors"}
-        empty_text = "No rejected rows."
-
-    def render_value(self, record: ImportRowError, value: str) -> str:
-        if record.field in CONTACT_FIELDS:
-            return shown_contact(value, record.field, getattr(getattr(self, "request", None), "user", None))
-        return value
-
-    def value_value(self, record: ImportRowError, value: str) -> str:
-        # The export masks contacts as the page does; SafeTableExport defuses formulas.
-        return self.render_value(record, value)
 
 
 @csrf_exempt  # only so the size is checked before CsrfViewMiddleware reads the body: _import_leads checks it
@@ -134,7 +82,7 @@ def _import_leads(request: HttpRequest) -> HttpResponse:
 
 def _content_length(request: HttpRequest) -> int:
     try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
+        return int(request.headers.get("content-length") or 0)
     except ValueError:
         return 0  # Django then reads no body at all
 
@@ -154,12 +102,13 @@ def dry_run(request: HttpRequest, token: str) -> HttpResponse:
     path, meta = _upload_or_404(request, token)
     report = uploads.dry_run_file(path, default_vendor=meta["vendor"])
     mapping = report.columns.mapping if report.columns else []
+    assert report.importer is not None  # a dry run always reads through an importer
     ctx = {
         "page": "import",
         "token": token,
         "meta": meta,
         "report": report,
-        "columns": [(header, leads.FIELD_LABELS.get(name)) for header, name in mapping],
+        "columns": [(header, leads.FIELD_LABELS.get(name) if name else None) for header, name in mapping],
         "rows": [(row, OUTCOME_BADGES[row.status]) for row in report.importer.outcomes],
         "rejections": [(row.line, error) for row in report.importer.rejected for error in row.errors],
         "new_vendors": sorted(report.importer.new_vendor_names.values(), key=str.lower),
@@ -212,7 +161,7 @@ def batch_list(request: HttpRequest) -> HttpResponse:
 
 
 @permission_required("certificates.view_certificate", raise_exception=True)
-def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def batch_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
     batch = get_object_or_404(ImportBatch.objects.select_related("created_by", "intake_token"), pk=pk)
     table = RowErrorTable(batch.row_errors.all())
     RequestConfig(request, paginate={"per_page": PER_PAGE, "paginator_class": LazyPaginator}).configure(table)
@@ -232,21 +181,11 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if not request.user.has_perm("certificates.export_certificate"):
             raise PermissionDenied("Exporting rejected rows needs the export permission.")
         return SafeTableExport(export, table).response(f"batch-{batch.pk}-rejected-rows.{export}")
-    progress = batches.batch_progress(batch)
-    labels = dict(Certificate.State.choices)
     ctx = {
         "page": "import",
-        "batch": batch,
-        "progress": progress,
-        "progress_segments": _segments(progress),
-        "track_colour": TRACK_COLOUR,
-        "states": [
-            (state, labels[state].lower(), STATE_COLOURS.get(state, TRACK_COLOUR), progress.counts[state])
-            for state in Certificate.State.values
-        ],
+        **_progress_context(batch),
         "table": table,
         "uncancellable": batches.uncancellable(batch) if batch.cancelled_at else 0,
-        "list_url": f"{reverse('certificates:list')}?batch={batch.pk}",
         "attention": list(
             Certificate.objects.filter(batch=batch, state__in=ATTENTION_STATES).order_by(
                 "claim_deadline", "pk"
@@ -257,9 +196,31 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @permission_required("certificates.view_certificate", raise_exception=True)
-def batch_progress(request: HttpRequest, pk: int) -> JsonResponse:
+def batch_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The batch's progress: the page's progress section for htmx (which polls it), JSON for others."""
     batch = get_object_or_404(ImportBatch, pk=pk)
-    return JsonResponse(batches.batch_progress(batch).as_json())
+    if not request.headers.get("HX-Request"):
+        return JsonResponse(batches.batch_progress(batch).as_json())
+    response = render(request, "certificates/intake/_batch_progress.html", _progress_context(batch))
+    if request.GET.get("reading") and not batch.still_reading:
+        # The file was being read in the background and is done: reload the page once, for its
+        # rejected rows and counts.
+        response["HX-Refresh"] = "true"
+    return response
+
+
+def _progress_context(batch: ImportBatch) -> dict[str, Any]:
+    progress = batches.batch_progress(batch)
+    labels = dict(Certificate.State.choices)
+    return {
+        "batch": batch,
+        "progress": progress,
+        "progress_segments": _segments(progress),
+        "states": [
+            (state, labels[state].lower(), progress.counts[state]) for state in Certificate.State.values
+        ],
+        "list_url": f"{reverse('certificates:list')}?batch={batch.pk}",
+    }
 
 
 @require_POST
@@ -352,11 +313,11 @@ def _upload_or_404(request: HttpRequest, token: str):
         raise Http404("This upload was imported, discarded or has expired.") from None
 
 
-def _segments(progress: batches.BatchProgress) -> list[tuple[str, float, float, str]]:
-    """(state, x %, width %, colour) for each finished state; static/js/batch-progress.js does the same."""
+def _segments(progress: batches.BatchProgress) -> list[tuple[str, float, float]]:
+    """(state, x %, width %) for each finished state, one after the other."""
     segments, x = [], 0.0
-    for state, colour in STATE_COLOURS.items():
+    for state in FINISHED_STATES:
         width = progress.counts[state] * 100 / progress.total if progress.total else 0.0
-        segments.append((state, round(x, 3), round(width, 3), colour))
+        segments.append((str(state), round(x, 3), round(width, 3)))
         x += width
     return segments

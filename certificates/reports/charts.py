@@ -21,21 +21,25 @@ _ids = itertools.count(1)
 
 # Series styles: a colour plus a pattern, so that print-outs and colour-blind readers can tell them apart.
 SERIES_STYLES = ("solid-ok", "hatch-bad", "dots-warn", "cross-muted")
+# Colours come from the stylesheet (.chart .pat-*): the patterns only give each series its shape.
 PATTERNS = """<defs>
+<pattern id="{p}-solid-ok" width="6" height="6" patternUnits="userSpaceOnUse">
+<rect class="pat-ok" width="6" height="6"/>
+</pattern>
 <pattern id="{p}-hatch-bad" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
-<rect width="6" height="6" fill="#f6d5d7"/><line x1="0" y1="0" x2="0" y2="6" stroke="#a4262c" stroke-width="3"/>
+<rect class="pat-bad-bg" width="6" height="6"/><line class="pat-bad" x1="0" y1="0" x2="0" y2="6" stroke-width="3"/>
 </pattern>
 <pattern id="{p}-dots-warn" width="5" height="5" patternUnits="userSpaceOnUse">
-<rect width="5" height="5" fill="#fdf3dc"/><circle cx="2.5" cy="2.5" r="1.5" fill="#8a5a00"/>
+<rect class="pat-warn-bg" width="5" height="5"/><circle class="pat-warn" cx="2.5" cy="2.5" r="1.5"/>
 </pattern>
 <pattern id="{p}-cross-muted" width="6" height="6" patternUnits="userSpaceOnUse">
-<rect width="6" height="6" fill="#eceff3"/><path d="M0 0L6 6M6 0L0 6" stroke="#5d6778" stroke-width="1"/>
+<rect class="pat-muted-bg" width="6" height="6"/><path class="pat-muted" d="M0 0L6 6M6 0L0 6" stroke-width="1"/>
 </pattern>
 </defs>"""
 
 
 def _fill(prefix: str, style: str) -> str:
-    return "#1e7a46" if style == "solid-ok" else f"url(#{prefix}-{style})"
+    return f"url(#{prefix}-{style})"
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,7 @@ def stacked_bars(days: Sequence[date], series: Sequence[Series], *, title: str, 
     bar = max(min(slot * 0.72, 28), 1)
     for i, day in enumerate(days):
         x = left + i * slot + (slot - bar) / 2
-        base = top + plot_h
+        base = float(top + plot_h)
         tip = ", ".join(f"{s.label} {_number(s.values[i])}" for s in series)
         parts.append(format_html("<g><title>{}: {}</title>", f"{day:%b %-d}", tip))
         for s, style in zip(series, SERIES_STYLES, strict=False):
@@ -108,7 +112,7 @@ def stacked_bars(days: Sequence[date], series: Sequence[Series], *, title: str, 
                 base -= h
                 parts.append(
                     format_html(
-                        '<rect x="{}" y="{}" width="{}" height="{}" fill="{}" stroke="#fff" stroke-width=".5"/>',
+                        '<rect class="bar" x="{}" y="{}" width="{}" height="{}" fill="{}"/>',
                         f"{x:.1f}",
                         f"{base:.1f}",
                         f"{bar:.1f}",
@@ -131,7 +135,7 @@ def stacked_bars(days: Sequence[date], series: Sequence[Series], *, title: str, 
         label = f"{s.label} ({_number(sum(s.values))})"
         parts.append(
             format_html(
-                '<rect x="{}" y="8" width="14" height="14" fill="{}" stroke="#5d6778" stroke-width=".5"/>'
+                '<rect class="swatch" x="{}" y="8" width="14" height="14" fill="{}"/>'
                 '<text class="legend" x="{}" y="19">{}</text>',
                 x,
                 _fill(prefix, style),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -41,9 +42,13 @@ class PeriodForm(forms.Form):
         self.default = default
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         # The period picker shows only the form's own errors: say which field was wrong, and why.
-        wrong = [f"{self.fields[name].label}: {' '.join(errors)}" for name, errors in self.errors.items()]
+        wrong = [
+            f"{self.fields[name].label}: {' '.join(str(error) for error in errors)}"
+            for name, errors in self.errors.items()
+        ]
         if wrong:
             raise forms.ValidationError(" ".join(wrong))
         if data.get("period") == "custom":
@@ -74,9 +79,11 @@ class ThresholdForm(forms.Form):
     amber = forms.FloatField(required=False, min_value=0, max_value=100, label="Amber at (%)")
     red = forms.FloatField(required=False, min_value=0, max_value=100, label="Red at (%)")
     min_received = forms.IntegerField(min_value=0, initial=20, label="Only with at least (leads)")
+    rule: scorecards.MetricRule  # set by threshold_formset: the label and which way is bad
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         amber, red, metric = data.get("amber"), data.get("red"), data.get("metric")
         if amber is not None and red is not None and metric in scorecards.METRICS:
             worse_is_higher = scorecards.METRICS[metric].higher_is_worse
@@ -98,7 +105,7 @@ ThresholdFormSet = forms.formset_factory(ThresholdForm, extra=0)
 def threshold_formset(data=None) -> forms.BaseFormSet:
     """One form per metric, filled from the saved limits (a metric without a row has none yet)."""
     saved = scorecards.thresholds()
-    initial = [
+    initial: list[dict[str, Any]] = [
         {
             "metric": metric,
             "amber": saved[metric].amber if metric in saved else None,

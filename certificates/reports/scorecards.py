@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from certificates import counters
-from certificates.models import Certificate, ReportThreshold, Vendor, VendorDayRollup
+from certificates.models import Actor, Certificate, ReportThreshold, Vendor, VendorDayRollup, signed_in
 from certificates.reports import rollups
 
 Metric = ReportThreshold.Metric
@@ -216,7 +216,7 @@ def thresholds() -> dict[str, ReportThreshold]:
     return {t.metric: t for t in ReportThreshold.objects.all()}
 
 
-def save_thresholds(limits: Iterable[dict[str, Any]], *, user) -> int:
+def save_thresholds(limits: Iterable[dict[str, Any]], *, user: Actor) -> int:
     """Store each metric's limits ({metric, amber, red, min_received}); returns how many changed."""
     saved = thresholds()
     changed = 0
@@ -226,7 +226,8 @@ def save_thresholds(limits: Iterable[dict[str, Any]], *, user) -> int:
         if current is not None and all(getattr(current, k) == v for k, v in values.items()):
             continue
         ReportThreshold.objects.update_or_create(
-            metric=limit["metric"], defaults={**values, "updated_by": user, "updated_at": timezone.now()}
+            metric=limit["metric"],
+            defaults={**values, "updated_by": signed_in(user), "updated_at": timezone.now()},
         )
         changed += 1
     return changed

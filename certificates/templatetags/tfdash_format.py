@@ -8,6 +8,7 @@ from django import template
 from django.utils import timezone
 
 from certificates.masking import shown_contact
+from certificates.models import Actor
 from trustedform import Lead, parse_claim_response
 
 register = template.Library()
@@ -145,12 +146,12 @@ def fingerprint_values(fingerprints: dict | None) -> list[tuple[str, str]]:
 
 
 @register.filter
-def email_for(value: str, user) -> str:
+def email_for(value: str, user: Actor) -> str:
     """A lead's email, masked for a user who may not see it: `{{ c.lead_email|email_for:request.user }}`."""
     return shown_contact(value, "email", user)
 
 
 @register.filter
-def phone_for(value: str, user) -> str:
+def phone_for(value: str, user: Actor) -> str:
     """A lead's phone, masked for a user who may not see it: `{{ c.lead_phone|phone_for:request.user }}`."""
     return shown_contact(value, "phone", user)
