@@ -7,7 +7,7 @@ from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from certificates.masking import shown_contact
-from certificates.models import ApiCall, Certificate, Vendor
+from certificates.models import Certificate, Vendor
 from certificates.templatetags.tfdash_format import when
 
 
@@ -221,37 +221,6 @@ class ReviewQueueTable(tables.Table):
                 DECIDE, "Accept (we accept losing its evidence) or reject the lead, with a note"
             )
         return format_html(DECIDE, "Accept or reject, with a note")
-
-
-class ApiCallTable(tables.Table):
-    created_at = tables.Column(verbose_name="When")
-    certificate = tables.Column(linkify=True, accessor="certificate__cert_id", verbose_name="Certificate")
-    triggered_by = tables.Column(verbose_name="By", default="")
-
-    class Meta:
-        model = ApiCall
-        fields = (
-            "created_at",
-            "operation",
-            "method",
-            "certificate",
-            "api_version",
-            "status",
-            "outcome",
-            "duration_ms",
-            "trigger",
-            "triggered_by",
-            "error",
-        )
-        order_by = ("-created_at",)
-        attrs = {"class": "table"}
-        empty_text = "No API calls yet."
-
-    def render_created_at(self, value: datetime) -> str:
-        return when(value, "seconds")
-
-    def render_certificate(self, value: str) -> str:
-        return f"{value[:12]}…"
 
 
 class VendorTable(tables.Table):

@@ -1,6 +1,8 @@
 from django.urls import path
 
 from certificates import vendor_views, views
+from certificates.apilog import views as apilog_views
+from certificates.evidence import views as evidence_views
 
 app_name = "certificates"
 
@@ -11,9 +13,9 @@ urlpatterns = [
     # /certificates/review/
     path("review/", views.review_queue, name="review-queue"),
     # /certificates/exports/  (evidence packages for a filtered set)
-    path("exports/", views.evidence_exports, name="exports"),
-    path("exports/new/", views.evidence_export_start, name="export-start"),
-    path("exports/<int:pk>/download/", views.evidence_export_download, name="export-download"),
+    path("exports/", evidence_views.evidence_exports, name="exports"),
+    path("exports/new/", evidence_views.evidence_export_start, name="export-start"),
+    path("exports/<int:pk>/download/", evidence_views.evidence_export_download, name="export-download"),
     # /certificates/<pk>/
     path("<int:pk>/", views.certificate_detail, name="detail"),
     path("<int:pk>/claim/", views.claim_now, name="claim-now"),
@@ -21,7 +23,7 @@ urlpatterns = [
     path("<int:pk>/lead/", views.correct_lead, name="correct-lead"),
     path("<int:pk>/view-again/", views.view_again, name="view-again"),
     path("<int:pk>/review/", views.review, name="review"),
-    path("<int:pk>/evidence.zip", views.evidence_package, name="evidence"),
+    path("<int:pk>/evidence.zip", evidence_views.evidence_package, name="evidence"),
     # /certificates/vendors/
     path("vendors/", vendor_views.vendor_list, name="vendors"),
     path("vendors/new/", vendor_views.vendor_new, name="vendor-new"),
@@ -29,6 +31,6 @@ urlpatterns = [
     path("vendors/<int:pk>/merge/", vendor_views.vendor_merge, name="vendor-merge"),
     path("vendors/<int:pk>/delete/", vendor_views.vendor_delete, name="vendor-delete"),
     # /certificates/api-calls/
-    path("api-calls/", views.api_call_list, name="api-calls"),
-    path("api-calls/<int:pk>/", views.api_call_detail, name="api-call"),
+    path("api-calls/", apilog_views.api_call_list, name="api-calls"),
+    path("api-calls/<int:pk>/", apilog_views.api_call_detail, name="api-call"),
 ]

@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -14,16 +14,15 @@ from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
 
 from certificates import claiming, correcting, exporting, reviewing, worker
-from certificates.evidence import packages
 from certificates.filters import CertificateFilter
 from certificates.forms import BulkReviewForm, ClaimForm, ClaimSelectedForm, LeadCorrectionForm, ReviewForm
 from certificates.intake.leads import intake_lead, vendor_named
-from certificates.masking import CONTACT_PERMISSION, may_see_contact
-from certificates.models import ApiCall, Certificate, EvidenceExport, Review, Vendor
+from certificates.masking import may_see_contact
+from certificates.models import Certificate, Review, Vendor
 from certificates.next_steps import next_step
 from certificates.paginators import LazyPaginator
 from certificates.reports import scorecards
-from certificates.tables import ApiCallTable, CertificateTable, ReviewQueueTable
+from certificates.tables import CertificateTable, ReviewQueueTable
 from trustedform import TrustedFormError
 
 PER_PAGE = 50
@@ -190,52 +189,6 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     return render(request, "certificates/review_queue.html", ctx, status=400 if form.errors else 200)
 
 
-# Evidence carries the lead's full email and phone: a masked copy would mislead whoever relies on it,
-# so a role that may not see contacts gets no evidence package rather than a masked one.
-EVIDENCE_PERMISSIONS = ("certificates.export_certificate", CONTACT_PERMISSION)
-
-
-@permission_required(EVIDENCE_PERMISSIONS, raise_exception=True)
-def evidence_package(request: HttpRequest, pk: int) -> HttpResponse:
-    certificate = get_object_or_404(Certificate, pk=pk)
-    response = HttpResponse(packages.certificate_package(certificate), content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="{packages.package_name(certificate)}"'
-    return response
-
-
-@permission_required(EVIDENCE_PERMISSIONS, raise_exception=True)
-def evidence_exports(request: HttpRequest) -> HttpResponse:
-    exports = EvidenceExport.objects.filter(created_by_id=request.user.pk)[:50]
-    running = any(e.state in (EvidenceExport.State.QUEUED, EvidenceExport.State.RUNNING) for e in exports)
-    return render(
-        request,
-        "certificates/evidence_exports.html",
-        {"page": "exports", "exports": exports, "running": running},
-    )
-
-
-@require_POST
-@permission_required(EVIDENCE_PERMISSIONS, raise_exception=True)
-def evidence_export_start(request: HttpRequest) -> HttpResponse:
-    query = request.POST.get("query", "")
-    export = packages.start_evidence_export(user=request.user, query=query)
-    messages.success(
-        request, f"Evidence package #{export.pk} is being built. It appears here when it is ready."
-    )
-    return redirect("certificates:exports")
-
-
-@permission_required(EVIDENCE_PERMISSIONS, raise_exception=True)
-def evidence_export_download(request: HttpRequest, pk: int) -> FileResponse:
-    export = get_object_or_404(EvidenceExport, pk=pk, created_by=request.user)
-    path = packages.export_file(export)
-    if path is None:
-        raise Http404("This evidence package is not ready.")
-    return FileResponse(
-        path.open("rb"), as_attachment=True, filename=path.name, content_type="application/zip"
-    )
-
-
 @require_POST
 @permission_required("certificates.claim_certificate", raise_exception=True)
 def claim_now(request: HttpRequest, pk: int) -> HttpResponse:
@@ -319,27 +272,6 @@ def view_again(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, "Fetched TrustedForm's answer again and stored it.")
     return redirect(certificate)
-
-
-@permission_required("certificates.view_api_log", raise_exception=True)
-def api_call_list(request: HttpRequest) -> HttpResponse:
-    table = ApiCallTable(ApiCall.objects.select_related("certificate", "triggered_by"))
-    RequestConfig(request, paginate={"per_page": PER_PAGE, "paginator_class": LazyPaginator}).configure(table)
-    return render(request, "certificates/api_calls.html", {"page": "api_calls", "table": table})
-
-
-@permission_required("certificates.view_api_log", raise_exception=True)
-def api_call_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    call = get_object_or_404(ApiCall.objects.select_related("certificate", "triggered_by"), pk=pk)
-    resolved_by = None
-    if call.awaiting_answer and call.certificate_id:
-        resolved_by = (
-            ApiCall.objects.filter(certificate_id=call.certificate_id, seq__gt=call.seq)
-            .order_by("seq")
-            .first()
-        )
-    ctx = {"page": "api_calls", "call": call, "resolved_by": resolved_by}
-    return render(request, "certificates/api_call_detail.html", ctx)
 
 
 def _claim_and_redirect(request: HttpRequest, certificate: Certificate) -> HttpResponse:

@@ -296,7 +296,7 @@ def preview(request: HttpRequest) -> HttpResponse:
 @require_POST
 @permission_required("scanning.view_scanprofile", raise_exception=True)
 def preview_results(request: HttpRequest) -> HttpResponse:
-    """The results fragment for scan-preview.js."""
+    """The results fragment the preview page swaps in as the manager types (htmx)."""
     form = PreviewForm(request.POST, request.FILES)
     return render(request, "scanning/_preview_results.html", {"form": form, "preview": _preview(form)})
 

@@ -56,6 +56,7 @@ def test_the_editor_warns_about_v4_before_saving_and_the_preview_agrees(
     assert v4_meaning(ScanProfile.objects.get()).acknowledged is not None
 
     page.get_by_role("link", name="Preview this profile").click()
+    page.wait_for_load_state()  # htmx (a deferred script) listens from then on, as for a person typing
     page.get_by_label("Page text").fill(PAGE_TEXT)
     results = page.locator("#scan-preview-results")
     expect(results.get_by_test_id("scan-rows-note")).to_have_text(

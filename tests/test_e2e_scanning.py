@@ -61,6 +61,7 @@ def test_a_manager_previews_a_template_assigns_it_and_a_claim_shows_the_scan(
 
     # The preview updates as the manager types: one found, one near miss explained.
     page.get_by_role("link", name="Preview", exact=True).click()
+    page.wait_for_load_state()  # htmx (a deferred script) listens from then on, as for a person typing
     page.get_by_label("Profile").select_option(label="Acme TCPA")
     page.get_by_label("Required terms").fill("Calls may include prerecorded messages.")
     page.get_by_label("Page text").fill(CONSENT)

@@ -146,6 +146,22 @@ def test_someone_elses_export_cannot_be_downloaded(client, export_dir):
     assert f"export-{export.pk}" not in client.get(reverse("certificates:exports")).content.decode()
 
 
+def test_the_exports_table_refreshes_itself_only_while_a_package_is_being_built(client, export_dir):
+    manager = login(client, "manager")
+    export = EvidenceExport.objects.create(created_by=manager, query="", state=EvidenceExport.State.RUNNING)
+    url = reverse("certificates:exports")
+
+    page = client.get(url).content.decode()
+    table = client.get(url, headers={"HX-Request": "true"}).content.decode()
+
+    assert 'src="/static/js/vendor/htmx.min.js"' in page and 'http-equiv="refresh"' not in page
+    assert f'hx-get="{url}"' in table and 'hx-trigger="every 5s"' in table
+    assert f"export-{export.pk}" in table and "<h1>" not in table  # the table alone, for htmx to swap
+
+    EvidenceExport.objects.filter(pk=export.pk).update(state=EvidenceExport.State.DONE)
+    assert "hx-get" not in client.get(url, headers={"HX-Request": "true"}).content.decode()
+
+
 def test_an_export_of_too_many_certificates_fails_with_a_reason(export_dir, monkeypatch):
     monkeypatch.setattr(packages, "MAX_CERTIFICATES", 2)
     for _ in range(3):
