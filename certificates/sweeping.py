@@ -5,12 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import Count, Min, Q
 from django.tasks import task
+from django.urls import reverse
 from django.utils import timezone
 
 from certificates import claiming
+from certificates.alerts.delivery import due, wake_sender
+from certificates.alerts.models import Alert, AlertDelivery
+from certificates.alerts.raising import raise_alert, resolve_alerts
 from certificates.leasing import AlreadyFinal, Fenced, LeaseHeld
 from certificates.models import (
     OPEN_STATES,
@@ -19,7 +24,7 @@ from certificates.models import (
     Certificate,
 )
 from certificates.reports import rollups
-from certificates.worker import wake_claimer
+from certificates.worker import wake_claimer, worker_state
 from trustedform import (
     TrustedFormError,
 )
@@ -70,7 +75,37 @@ def sweep(*, now: datetime | None = None) -> SweepStats:
             except (TrustedFormError, AlreadyFinal, LeaseHeld, Fenced):
                 stats.check_in_errors += 1
     stats.due = Certificate.objects.due(now).count()
+    raise_sweep_alerts(stats, now)
     return stats
+
+
+def raise_sweep_alerts(stats: SweepStats, now: datetime) -> None:
+    """Tell the team what the sweep found: certificates that expired unclaimed just now, and those
+    still waiting within ALERT_AT_RISK_HOURS of their deadline (resolved once there are none)."""
+    if stats.expired:
+        raise_alert(
+            Alert.Event.CERTIFICATES_EXPIRED_UNCLAIMED,
+            severity=Alert.Severity.CRITICAL,
+            summary=f"{stats.expired} certificate{'' if stats.expired == 1 else 's'} expired without a claim: "
+            "their consent evidence is gone.",
+            details={"expired": stats.expired},
+            path=reverse("certificates:list") + "?state=expired",
+        )
+    window = timedelta(hours=settings.ALERT_AT_RISK_HOURS)
+    at_risk = Certificate.objects.at_risk(window, now=now)
+    found = at_risk.aggregate(count=Count("pk"), earliest=Min("claim_deadline"))
+    if not found["count"]:
+        resolve_alerts(Alert.Event.CERTIFICATES_AT_RISK)
+        return
+    earliest = found["earliest"]
+    raise_alert(
+        Alert.Event.CERTIFICATES_AT_RISK,
+        severity=Alert.Severity.WARNING,
+        summary=f"{found['count']} certificate{'' if found['count'] == 1 else 's'} still unclaimed within "
+        f"{settings.ALERT_AT_RISK_HOURS:g} hours of the deadline; the first closes {earliest:%b %-d, %H:%M} UTC.",
+        details={"count": found["count"], "earliest_deadline": earliest.isoformat()},
+        path=reverse("certificates:list") + "?at_risk=yes",
+    )
 
 
 def check_in_at_risk(*, user: Actor = None, within: timedelta = timedelta(hours=12)) -> SweepStats:
@@ -88,11 +123,27 @@ def check_in_at_risk(*, user: Actor = None, within: timedelta = timedelta(hours=
 
 
 def sweep_and_wake() -> SweepStats:
-    """One sweep, then recount the report buckets it changed and wake the worker for what is due."""
+    """One sweep, then recount the report buckets it changed, wake the worker for what is due, check
+    that a worker is taking tasks, and wake the alert sender for any alert not delivered yet (one
+    whose sender died is sent again from its row)."""
     stats = sweep()
     rollups.refresh_dirty()
     if stats.due:
         wake_claimer()
+    state, last_seen = worker_state()
+    if state == "stale":
+        raise_alert(
+            Alert.Event.WORKER_STALE,
+            severity=Alert.Severity.CRITICAL,
+            summary="No worker has taken a task for "
+            f"{settings.HEALTH_WORKER_STALE_SECONDS // 60} minutes: nothing is being claimed. "
+            "Start or restart `manage.py db_worker`.",
+            details={"last_seen": last_seen},
+        )
+    elif state == "ok":
+        resolve_alerts(Alert.Event.WORKER_STALE)
+    if AlertDelivery.objects.filter(due()).exists():
+        wake_sender()
     return stats
 
 

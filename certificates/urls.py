@@ -1,6 +1,7 @@
 from django.urls import path
 
 from certificates import vendor_views, views
+from certificates.alerts import views as alert_views
 from certificates.apilog import views as apilog_views
 from certificates.evidence import views as evidence_views
 
@@ -30,6 +31,9 @@ urlpatterns = [
     path("vendors/<int:pk>/", vendor_views.vendor_edit, name="vendor"),
     path("vendors/<int:pk>/merge/", vendor_views.vendor_merge, name="vendor-merge"),
     path("vendors/<int:pk>/delete/", vendor_views.vendor_delete, name="vendor-delete"),
+    # /certificates/alerts/
+    path("alerts/", alert_views.alert_list, name="alerts"),
+    path("alerts/<int:pk>/acknowledge/", alert_views.acknowledge, name="alert-acknowledge"),
     # /certificates/api-calls/
     path("api-calls/", apilog_views.api_call_list, name="api-calls"),
     path("api-calls/<int:pk>/", apilog_views.api_call_detail, name="api-call"),

@@ -14,6 +14,7 @@ import uuid
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -224,3 +225,22 @@ def wake_claimer() -> None:
         if waiting.exists():
             return
     claim_due_certificates.enqueue()
+
+
+def worker_state() -> tuple[str, str | None]:
+    """("ok" | "stale" | "unknown", when a worker last finished a task).
+
+    The worker leaves no trace but the tasks it finishes, and it is idle when nothing is due, so an old
+    last-finished time alone means nothing. Stale: a task has been ready for longer than
+    HEALTH_WORKER_STALE_SECONDS and no worker took it. Unknown: no worker has ever finished a task.
+    """
+    finished = DBTaskResult.objects.finished().order_by("-finished_at")
+    last_seen = finished.values_list("finished_at", flat=True).first()
+    waiting_since = (
+        DBTaskResult.objects.ready().order_by("enqueued_at").values_list("enqueued_at", flat=True).first()
+    )
+    stale_after = timedelta(seconds=settings.HEALTH_WORKER_STALE_SECONDS)
+    seen = last_seen.isoformat() if last_seen else None
+    if waiting_since is not None and timezone.now() - waiting_since > stale_after:
+        return "stale", seen
+    return ("ok" if last_seen else "unknown"), seen

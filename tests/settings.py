@@ -17,6 +17,8 @@ os.environ.setdefault("TRUSTEDFORM_READ_TIMEOUT", "2")
 from tfdash.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Emails stay in memory (the test runner reads them there); tests that need a real server set their own.
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

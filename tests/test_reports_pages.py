@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -172,6 +173,8 @@ def test_the_vendor_page_draws_accessible_charts_with_their_numbers(client, mixe
     assert "<title id=" in html and "<desc id=" in html
     assert "Claims per day by outcome, Bad Leads" in html
     assert "failure reason 0" in html or "failure reason 1" in html  # the reasons chart and its table
+    assert 'class="pat-ok"' in html and 'class="pat-bad"' in html  # series colours: the stylesheet's classes
+    assert not re.search(r'(fill|stroke)="#', html)  # no colour written into the markup
     worst = page.context["trend"].worst
     assert {c.outcome for c in worst} >= {"failure"}
     assert all(c.get_absolute_url() in html for c in worst)

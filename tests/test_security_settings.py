@@ -60,6 +60,23 @@ def test_production_settings_refuse_to_start_without_a_secret_key(tmp_path):
     assert "SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is off" in result.stderr
 
 
+def test_alert_emails_without_a_mail_server_refuse_to_start(tmp_path):
+    result = manage("check", **production_env(tmp_path, ALERT_EMAILS="compliance@example.com"))
+
+    assert result.returncode != 0
+    assert "ALERT_EMAILS is set but EMAIL_URL is not" in result.stderr
+
+
+def test_check_deploy_is_clean_with_an_smtp_mail_server_for_alerts(tmp_path):
+    env = production_env(
+        tmp_path, ALERT_EMAILS="compliance@example.com", EMAIL_URL="smtp+tls://tfdash:pw@mail.example.com:587"
+    )
+
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_the_secret_key_can_come_from_a_file(tmp_path):
     key_file = tmp_path / "secret_key"
     key_file.write_text(secrets.token_urlsafe(50) + "\n")
@@ -105,8 +122,9 @@ def test_pages_carry_the_csp_and_refuse_framing(client):
     assert response["Referrer-Policy"] == "same-origin"
 
 
-# Rendered into a downloaded evidence package (a file opened from disk), never served under the CSP.
-NOT_SERVED = {"certificates/evidence_package.html"}
+# Documents that are not pages of the site: a file inside an evidence ZIP, an email (mail clients need
+# inline styles).
+NOT_SERVED = {"certificates/evidence_package.html", "alerts/alert_email.html"}
 
 
 def csp_offences(path: Path) -> list[str]:

@@ -15,8 +15,11 @@ from typing import Any
 from django.apps import apps
 from django.db.models import CharField, Model, QuerySet, Value
 from django.tasks import task
+from django.urls import reverse
 from django.utils import timezone
 
+from certificates.alerts.models import Alert
+from certificates.alerts.raising import raise_alert
 from certificates.apilog.verification import Verification, verify
 from certificates.models import Actor, signed_in
 from tfdash.models import ApiLogVerification
@@ -222,6 +225,14 @@ def run_verification(
         verification.save()
         raise
     verification.state = ApiLogVerification.State.INTACT if result.intact else ApiLogVerification.State.BROKEN
+    if not result.intact:
+        raise_alert(
+            Alert.Event.API_LOG_BROKEN,
+            severity=Alert.Severity.CRITICAL,
+            summary=f"The API-call log does not verify: {result.problem}"[:500],
+            details={"rows": result.rows},
+            path=reverse("audit"),
+        )
     verification.rows, verification.problem = result.rows, result.problem
     verification.head_hash = result.head_hash
     verification.finished_at = timezone.now()

@@ -1,13 +1,17 @@
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from certificates.models import AccountStatus
+from certificates.models import AccountStatus, Alert
 
 
-def navigation(request: HttpRequest) -> dict:
-    """The paused-account banner, on every page for a logged-in user (read once per request)."""
+def navigation(request: HttpRequest) -> dict[str, object]:
+    """The paused-account banner and the open-alerts count, on every page for a logged-in user (each
+    read once per request, and only if the page shows it)."""
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
     if not hasattr(request, "_account_status"):
         request._account_status = SimpleLazyObject(AccountStatus.current)  # type: ignore[attr-defined]
-    return {"account_status": request._account_status}  # type: ignore[attr-defined]
+    return {
+        "account_status": request._account_status,  # type: ignore[attr-defined]
+        "open_alerts": SimpleLazyObject(lambda: Alert.objects.filter(state=Alert.State.OPEN).count()),
+    }

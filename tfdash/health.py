@@ -1,37 +1,22 @@
-"""/healthz for load balancers and monitors: is the database answering, is a worker taking tasks?
+"""/healthz for load balancers and monitors: is the database answering, is a worker taking tasks, are
+alerts going out (none waiting longer than 15 minutes)?
 
 No login, so it says nothing about customers or configuration: no counts, no hosts, no keys.
 """
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
-from django_tasks_db.models import DBTaskResult
 
+from certificates.alerts.delivery import undelivered_since
+from certificates.worker import worker_state
 
-def worker_state() -> tuple[str, str | None]:
-    """("ok" | "stale" | "unknown", when a worker last finished a task).
-
-    The worker leaves no trace but the tasks it finishes, and it is idle when nothing is due, so an old
-    last-finished time alone means nothing. Stale: a task has been ready for longer than
-    HEALTH_WORKER_STALE_SECONDS and no worker took it. Unknown: no worker has ever finished a task.
-    """
-    finished = DBTaskResult.objects.finished().order_by("-finished_at")
-    last_seen = finished.values_list("finished_at", flat=True).first()
-    waiting_since = (
-        DBTaskResult.objects.ready().order_by("enqueued_at").values_list("enqueued_at", flat=True).first()
-    )
-    stale_after = timedelta(seconds=settings.HEALTH_WORKER_STALE_SECONDS)
-    seen = last_seen.isoformat() if last_seen else None
-    if waiting_since is not None and timezone.now() - waiting_since > stale_after:
-        return "stale", seen
-    return ("ok" if last_seen else "unknown"), seen
+# Alerts not delivered after this long mean a channel or the worker is broken: the check says so.
+UNDELIVERED_AFTER = timedelta(minutes=15)
 
 
 @login_not_required
@@ -46,6 +31,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"database": "error", "worker": "unknown", "last_seen": None}, status=503)
     try:
         worker, last_seen = worker_state()
+        undelivered = undelivered_since(UNDELIVERED_AFTER)
     except DatabaseError:  # e.g. the task table is not migrated: the database itself answered
-        worker, last_seen = "unknown", None
-    return JsonResponse({"database": "ok", "worker": worker, "last_seen": last_seen})
+        worker, last_seen, undelivered = "unknown", None, 0
+    alerts = "undelivered" if undelivered else "ok"
+    return JsonResponse({"database": "ok", "worker": worker, "last_seen": last_seen, "alerts": alerts})

@@ -16,6 +16,7 @@ _VIEW = [
     "certificates.view_checkin",
     "certificates.view_vendordayrollup",  # the vendor reports
     "certificates.view_reportthreshold",
+    "certificates.view_alert",
     "scanning.view_scanterm",
     "scanning.view_scantemplate",
     "scanning.view_scanprofile",
@@ -32,6 +33,7 @@ _MANAGER = [
     "certificates.delete_vendor",  # only one nothing refers to; merging needs it too
     "certificates.add_reportthreshold",
     "certificates.change_reportthreshold",
+    "certificates.manage_alert",  # acknowledge alerts
     "scanning.add_scanterm",
     "scanning.change_scanterm",
     "scanning.delete_scanterm",

@@ -250,6 +250,47 @@ API_LOG_BODY_RETENTION_DAYS = env.int("API_LOG_BODY_RETENTION_DAYS", default=365
 # /healthz calls the worker stale when a due task has waited this long without being picked up.
 HEALTH_WORKER_STALE_SECONDS = env.int("HEALTH_WORKER_STALE_SECONDS", default=300)
 
+# Alerts (README "Alerts"): email through EMAIL_URL (e.g. smtp+tls://user:password@host:587; the
+# default prints emails to the console), to ALERT_EMAILS; a webhook (Slack, Teams or any JSON receiver)
+# at ALERT_WEBHOOK_URL, signed with HMAC-SHA256 when ALERT_WEBHOOK_SECRET is set.
+# Django 6.1's MAILERS, from django-environ's reading of EMAIL_URL (which still names the old settings).
+# Without EMAIL_URL: emails go to the console under DEBUG (make run); in production tfdash sends none
+# (ALERT_EMAILS then refuses to start).
+if env.str("EMAIL_URL", default=""):
+    _email = env.email_url("EMAIL_URL")
+    _smtp = _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend")
+    _options = (
+        ("host", "EMAIL_HOST"),
+        ("port", "EMAIL_PORT"),
+        ("username", "EMAIL_HOST_USER"),
+        ("password", "EMAIL_HOST_PASSWORD"),
+        ("use_tls", "EMAIL_USE_TLS"),
+        ("use_ssl", "EMAIL_USE_SSL"),
+    )
+    MAILERS = {
+        "default": {
+            "BACKEND": _email["EMAIL_BACKEND"],
+            "OPTIONS": {key: _email[name] for key, name in _options if _email.get(name) not in (None, "")}
+            if _smtp
+            else {},
+        }
+    }
+elif DEBUG:
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tfdash <tfdash@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+ALERT_EMAILS = env.list("ALERT_EMAILS", default=[])
+if ALERT_EMAILS and "default" not in vars().get("MAILERS", {}):
+    raise ImproperlyConfigured(
+        "ALERT_EMAILS is set but EMAIL_URL is not: set EMAIL_URL, e.g. smtp+tls://host:587."
+    )
+ALERT_WEBHOOK_URL = env_secret("ALERT_WEBHOOK_URL", default="") or ""
+ALERT_WEBHOOK_SECRET = env_secret("ALERT_WEBHOOK_SECRET", default="") or ""
+# Certificates still waiting this close to their deadline raise `certificates_at_risk`.
+ALERT_AT_RISK_HOURS = env.float("ALERT_AT_RISK_HOURS", default=12)
+# Where alerts link to: the address people open tfdash at.
+TFDASH_BASE_URL = env.str("TFDASH_BASE_URL", default="http://127.0.0.1:8000")
+
 # Logging: the API key is never logged (the client logs method, host, certificate id, status, duration);
 # the redacting filter is belt and braces. LOG_FORMAT=json writes one JSON object per line.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")

@@ -9,6 +9,8 @@ from django.db import connection
 from django.utils import timezone
 
 from certificates import sweeping
+from certificates.alerts.models import Alert
+from certificates.alerts.raising import raise_alert, resolve_alerts
 from certificates.apilog import models as api_log
 
 ADVISORY_LOCK_ID = 0x7466_6461  # "tfda"
@@ -54,12 +56,21 @@ class Command(BaseCommand):
             time.sleep(every)
 
     def _anchor_head(self, anchored: date | None) -> date:
-        """Once a day, write the API-call log's head to the log output: a copy outside the database
-        that `verify_api_log --expect SEQ:HASH` can later prove the log still extends."""
+        """Once a day, write the API-call log's head to the log output and the alert channels: copies
+        outside the database that `verify_api_log --expect SEQ:HASH` can later prove the log extends."""
         today = timezone.now().date()
         if anchored != today and (head := api_log.current_head()):
             logger.info("API-call log head %s (verify_api_log --expect %s)", head, head)
             self.stdout.write(f"API-call log head: {head}")
+            raise_alert(
+                Alert.Event.API_LOG_HEAD,
+                subject=today.isoformat(),
+                severity=Alert.Severity.INFO,
+                summary=f"The API-call log's head on {today:%b %-d, %Y} is {head}. Keep this message: "
+                f"`manage.py verify_api_log --expect {head}` proves the log still extends it.",
+                details={"head": head},
+            )
+            resolve_alerts(Alert.Event.API_LOG_HEAD, subject=today.isoformat())  # a record, not a problem
         return today
 
     def _take_lock(self) -> bool:

@@ -1,0 +1,83 @@
+"""Raising alerts: one row per open event and subject, its repeats folded into a count, and a delivery
+row for every channel, all in the transaction of the change that caused it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from certificates.alerts.delivery import wake_sender, webhook_host
+from certificates.alerts.models import Alert, AlertDelivery
+from certificates.redaction import redact
+
+OPEN = (Alert.State.OPEN, Alert.State.ACKNOWLEDGED)
+
+
+def raise_alert(
+    event: str,
+    *,
+    severity: str,
+    summary: str,
+    subject: str = "",
+    details: dict[str, Any] | None = None,
+    path: str = "",
+) -> Alert:
+    """Open an alert and queue its deliveries, or count a repeat on the one already open.
+
+    A repeat is not delivered again (a paused account must not send one message per certificate); it
+    updates the count, the last time seen, the summary and the details that the alerts page shows.
+    Nothing an alert says may carry the API key or a lead's email or phone: callers pass counts,
+    reasons and ids, and the texts are redacted here once more.
+    """
+    now = timezone.now()
+    summary = redact(summary)[:500]
+    with transaction.atomic():
+        alert = (
+            Alert.objects.select_for_update()
+            .filter(event=event, subject=subject, state__in=OPEN)
+            .order_by("-id")
+            .first()
+        )
+        if alert is not None:
+            alert.count += 1
+            alert.last_seen = now
+            alert.summary = summary
+            alert.details = details or {}
+            alert.save(update_fields=["count", "last_seen", "summary", "details"])
+            return alert
+        alert = Alert.objects.create(
+            event=event,
+            subject=subject[:200],
+            severity=severity,
+            summary=summary,
+            details=details or {},
+            path=path[:300],
+            first_seen=now,
+            last_seen=now,
+        )
+        AlertDelivery.objects.bulk_create(
+            AlertDelivery(alert=alert, channel=channel, target=target, next_attempt_at=now)
+            for channel, target in recipients()
+        )
+        if alert.deliveries.exists():
+            transaction.on_commit(wake_sender)
+    return alert
+
+
+def resolve_alerts(event: str, *, subject: str = "") -> int:
+    """Close the open alerts of an event (the condition is over); a new occurrence opens a new one."""
+    return Alert.objects.filter(event=event, subject=subject, state__in=OPEN).update(
+        state=Alert.State.RESOLVED, resolved_at=timezone.now()
+    )
+
+
+def recipients() -> list[tuple[str, str]]:
+    """(channel, target) for every configured channel: each ALERT_EMAILS address, the webhook."""
+    found = [(AlertDelivery.Channel.EMAIL, address) for address in settings.ALERT_EMAILS]
+    if settings.ALERT_WEBHOOK_URL:
+        # Only the host is stored and shown: a Slack or Teams webhook URL is itself a secret.
+        found.append((AlertDelivery.Channel.WEBHOOK, webhook_host(settings.ALERT_WEBHOOK_URL)))
+    return [(str(channel), target) for channel, target in found]
