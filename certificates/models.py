@@ -387,7 +387,7 @@ class Review(models.Model):
 
 
 # The feature packages keep their own models; Django finds a model through the app's models module.
-from certificates.alerts.models import Alert, AlertDelivery  # noqa: E402
+from certificates.alerts.models import Alert, AlertDelivery, Preferences  # noqa: E402
 from certificates.apilog.models import ApiCall, ApiLogHead, AppendOnlyError  # noqa: E402
 from certificates.evidence.models import EvidenceExport  # noqa: E402
 from certificates.intake.models import ImportBatch, ImportRowError, IntakeToken  # noqa: E402
@@ -413,6 +413,7 @@ __all__ = [
     "ImportRowError",
     "IntakeToken",
     "LeadCorrection",
+    "Preferences",
     "ReportThreshold",
     "Review",
     "RollupDirty",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,7 +16,7 @@ from django.utils import timezone
 from certificates import claiming
 from certificates.alerts.delivery import due, wake_sender
 from certificates.alerts.models import Alert, AlertDelivery
-from certificates.alerts.raising import raise_alert, resolve_alerts
+from certificates.alerts.raising import OPEN, raise_alert, resolve_alerts
 from certificates.leasing import AlreadyFinal, Fenced, LeaseHeld
 from certificates.models import (
     OPEN_STATES,
@@ -23,7 +24,7 @@ from certificates.models import (
     Actor,
     Certificate,
 )
-from certificates.reports import rollups
+from certificates.reports import rollups, scorecards
 from certificates.worker import wake_claimer, worker_state
 from trustedform import (
     TrustedFormError,
@@ -142,9 +143,65 @@ def sweep_and_wake() -> SweepStats:
         )
     elif state == "ok":
         resolve_alerts(Alert.Event.WORKER_STALE)
+    raise_vendor_alerts()
+    send_daily_digest(timezone.now())
     if AlertDelivery.objects.filter(due()).exists():
         wake_sender()
     return stats
+
+
+def raise_vendor_alerts() -> None:
+    """A vendor past a red limit over the last 7 days raises an alert per metric; one back under it
+    resolves its alert."""
+    past = scorecards.vendors_past_red()
+    for flag in past:
+        raise_alert(
+            Alert.Event.VENDOR_PAST_THRESHOLD,
+            subject=f"vendor {flag.vendor_id}: {flag.metric}",
+            severity=Alert.Severity.WARNING,
+            summary=f"{flag.vendor} is past the red limit for {flag.label.lower()}: {flag.value:.1f} % "
+            f"over the last 7 days (red at {flag.limit:g} %).",
+            details={
+                "vendor_id": flag.vendor_id,
+                "metric": flag.metric,
+                "value": flag.value,
+                "red": flag.limit,
+            },
+            path=reverse("reports:vendor", args=[flag.vendor_id]),
+        )
+    still = {f"vendor {flag.vendor_id}: {flag.metric}" for flag in past}
+    for subject in (
+        Alert.objects.filter(event=Alert.Event.VENDOR_PAST_THRESHOLD, state__in=OPEN)
+        .exclude(subject__in=still)
+        .values_list("subject", flat=True)
+    ):
+        resolve_alerts(Alert.Event.VENDOR_PAST_THRESHOLD, subject=subject)
+
+
+def send_daily_digest(now: datetime) -> Alert | None:
+    """Once a day, from ALERT_DIGEST_HOUR in the team's time zone: what the day before came to."""
+    local = now.astimezone(ZoneInfo(settings.TEAM_TIME_ZONE))
+    subject = f"digest {local.date().isoformat()}"
+    if (
+        local.hour < settings.ALERT_DIGEST_HOUR
+        or Alert.objects.filter(event=Alert.Event.DAILY_DIGEST, subject=subject).exists()
+    ):
+        return None
+    day = local.date() - timedelta(days=1)
+    digest = scorecards.daily_digest(day)
+    failing = ", ".join(f"{name} ({count})" for name, count in digest["top_failing"]) or "none"
+    alert = raise_alert(
+        Alert.Event.DAILY_DIGEST,
+        subject=subject,
+        severity=Alert.Severity.INFO,
+        summary=f"{day:%b %-d}: {digest['received']} received, {digest['claimed']} claimed, "
+        f"{digest['failure']} failed, {digest['expired']} expired; {digest['at_risk']} at risk now. "
+        f"Most failures: {failing}.",
+        details=digest,
+        path=reverse("reports:vendors") + f"?period=day&day={day.isoformat()}",
+    )
+    resolve_alerts(Alert.Event.DAILY_DIGEST, subject=subject)  # a record, not a problem
+    return alert
 
 
 @task()

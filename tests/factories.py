@@ -11,9 +11,9 @@ PASSWORD = "correct-horse-battery"  # noqa: S105
 _seq = itertools.count(1)
 
 
-def make_user(role: str | None = "analyst", *, username: str | None = None) -> User:
+def make_user(role: str | None = "analyst", *, username: str | None = None, email: str = "") -> User:
     user = User.objects.create_user(
-        username=username or f"{role or 'nobody'}-{next(_seq)}", password=PASSWORD
+        username=username or f"{role or 'nobody'}-{next(_seq)}", email=email, password=PASSWORD
     )
     if role:
         user.groups.add(Group.objects.get(name=role))

@@ -6,14 +6,17 @@ import io
 import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import time_machine
 from aiosmtpd.controller import Controller
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from certificates import claiming, sweeping, worker
 from certificates.alerts import delivery
@@ -58,7 +61,7 @@ def smtp(settings) -> Iterator[Mailbox]:
 class Webhook:
     """A local receiver: records each POST and answers the next status in `answers` (then 200)."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.answers: list[int] = []
         receiver = self
@@ -75,7 +78,8 @@ class Webhook:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ThreadingHTTPServer.allow_reuse_address = True
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/XXXX"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -293,3 +297,57 @@ def test_the_health_check_reports_alerts_not_delivered_for_15_minutes(client, se
     alert.deliveries.update(state="pending", created_at=alert.first_seen.replace(year=2020))
 
     assert client.get(reverse("healthz")).json()["alerts"] == "undelivered"
+
+
+def test_a_vendor_past_a_red_limit_raises_one_alert_per_metric_until_it_is_back_under(settings):
+    from certificates.models import ReportThreshold
+    from certificates.reports import rollups
+    from tests.test_reports_pages import claimed
+
+    now = timezone.now()
+    shady, fine = make_vendor("Shady Leads"), make_vendor("Fine Leads")
+    for i in range(20):
+        claimed(shady, now - timedelta(hours=1), outcome="failure" if i < 10 else "success")
+        claimed(fine, now - timedelta(hours=1))
+    ReportThreshold.objects.update_or_create(
+        metric="failure_rate", defaults={"amber": 10, "red": 30, "min_received": 20}
+    )
+    rollups.refresh_dirty()
+
+    sweeping.raise_vendor_alerts()
+    sweeping.raise_vendor_alerts()  # the next sweep: still past, counted on the same alert
+
+    alert = Alert.objects.get(event="vendor_past_threshold")
+    assert alert.subject == f"vendor {shady.pk}: failure_rate" and alert.count == 2
+    assert alert.summary == (
+        "Shady Leads is past the red limit for failure rate: 50.0 % over the last 7 days (red at 30 %)."
+    )
+    assert alert.path == reverse("reports:vendor", args=[shady.pk])
+
+    ReportThreshold.objects.filter(metric="failure_rate").update(red=60)
+    sweeping.raise_vendor_alerts()
+    alert.refresh_from_db()
+    assert alert.state == "resolved"
+
+
+@time_machine.travel(datetime(2026, 7, 15, 9, 30, tzinfo=UTC), tick=False)
+def test_the_daily_digest_goes_out_once_after_its_hour_in_the_team_time_zone(settings, webhook):
+    from tests.test_reports_pages import claimed
+
+    settings.TEAM_TIME_ZONE, settings.ALERT_DIGEST_HOUR = "America/New_York", 8  # 05:30 there
+    acme = make_vendor("Acme Leads")
+    yesterday = datetime(2026, 7, 14, 15, 0, tzinfo=UTC)
+    claimed(acme, yesterday)
+    claimed(acme, yesterday, outcome="failure")
+
+    assert sweeping.send_daily_digest(timezone.now()) is None  # before 8:00 in New York
+
+    later = timezone.now() + timedelta(hours=3)  # 08:30 in New York
+    digest = sweeping.send_daily_digest(later)
+    assert sweeping.send_daily_digest(later + timedelta(hours=1)) is None  # once a day
+
+    assert (
+        digest.summary
+        == "Jul 14: 2 received, 2 claimed, 1 failed, 0 expired; 0 at risk now. Most failures: Acme Leads (1)."
+    )
+    assert [b["event"] for b in webhook.bodies()] == ["daily_digest"]

@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "tfdash.caching.NoStoreMiddleware",
     # Every page needs a login unless its view is marked @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Every time is shown in the signed-in person's time zone (their preferences), else the team's.
+    "tfdash.preferences.TimeZoneMiddleware",
     # The audit trail (django-simple-history) records who made each change from the request's user.
     "simple_history.middleware.HistoryRequestMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -286,8 +288,13 @@ if ALERT_EMAILS and "default" not in vars().get("MAILERS", {}):
     )
 ALERT_WEBHOOK_URL = env_secret("ALERT_WEBHOOK_URL", default="") or ""
 ALERT_WEBHOOK_SECRET = env_secret("ALERT_WEBHOOK_SECRET", default="") or ""
+# A delivery that failed for a reason that may pass (5xx, timeout) waits this long, doubling per try.
+ALERT_RETRY_BASE_SECONDS = env.float("ALERT_RETRY_BASE_SECONDS", default=30)
 # Certificates still waiting this close to their deadline raise `certificates_at_risk`.
 ALERT_AT_RISK_HOURS = env.float("ALERT_AT_RISK_HOURS", default=12)
+# The daily digest goes out at this hour of the team's time zone, about the day before.
+TEAM_TIME_ZONE = env.str("TEAM_TIME_ZONE", default="UTC")
+ALERT_DIGEST_HOUR = env.int("ALERT_DIGEST_HOUR", default=8)
 # Where alerts link to: the address people open tfdash at.
 TFDASH_BASE_URL = env.str("TFDASH_BASE_URL", default="http://127.0.0.1:8000")
 

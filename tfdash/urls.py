@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from certificates import views as certificate_views
-from tfdash import accounts_views, audit_views, health, views
+from tfdash import accounts_views, audit_views, health, preferences, views
 
 urlpatterns = [
     path("", certificate_views.home, name="home"),
@@ -21,6 +21,7 @@ urlpatterns = [
     path("audit/verify/", audit_views.verify_api_log, name="audit-verify"),
     path("admin/", admin.site.urls),
     # /accounts/  (log-in lockouts)
+    path("accounts/preferences/", preferences.preferences_page, name="preferences"),
     path("accounts/locked/", accounts_views.lockout_list, name="lockouts"),
     path("accounts/locked/<int:pk>/unlock/", accounts_views.unlock, name="unlock"),
     path("healthz", health.healthz, name="healthz"),

@@ -34,7 +34,6 @@ from certificates.redaction import redact
 
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
-RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)
 TIMEOUT = (5, 10)  # seconds to connect, to read
 BATCH = 50
@@ -160,7 +159,8 @@ def deliver(delivery: AlertDelivery) -> None:
         if delivery.attempts >= MAX_ATTEMPTS:
             delivery.state = AlertDelivery.State.FAILED
         else:
-            wait = min(RETRY_BASE * 2 ** (delivery.attempts - 1), RETRY_CAP)
+            base = timedelta(seconds=settings.ALERT_RETRY_BASE_SECONDS)
+            wait = min(base * 2 ** (delivery.attempts - 1), RETRY_CAP)
             delivery.next_attempt_at = timezone.now() + wait
     else:
         delivery.state, delivery.last_status, delivery.last_error = AlertDelivery.State.SENT, sent.status, ""

@@ -19,9 +19,11 @@ class Alert(models.Model):
         CLAIMING_RESUMED = "claiming_resumed", "Claiming resumed"
         CERTIFICATES_AT_RISK = "certificates_at_risk", "Certificates close to their deadline"
         CERTIFICATES_EXPIRED_UNCLAIMED = "certificates_expired_unclaimed", "Certificates expired unclaimed"
+        VENDOR_PAST_THRESHOLD = "vendor_past_threshold", "A vendor is past a red limit"
         WORKER_STALE = "worker_stale", "The worker has stopped"
         API_LOG_BROKEN = "api_log_broken", "The API-call log does not verify"
         API_LOG_HEAD = "api_log_head", "The API-call log's head, to keep"
+        DAILY_DIGEST = "daily_digest", "Daily digest"
         TEST = "test", "Test alert"
 
     class Severity(models.TextChoices):
@@ -94,3 +96,21 @@ class AlertDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} to {self.target}: {self.get_state_display()}"
+
+
+class Preferences(models.Model):
+    """One person's choices: the time zone every time is shown in, and the alerts they get by email."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences"
+    )
+    time_zone = models.CharField(max_length=64, blank=True, help_text="Empty: the team's time zone.")
+    alert_events = models.JSONField(
+        default=list, blank=True, help_text="Alert events emailed to this person."
+    )
+
+    class Meta:
+        verbose_name_plural = "preferences"
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user}"

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from certificates.alerts.delivery import wake_sender, webhook_host
-from certificates.alerts.models import Alert, AlertDelivery
+from certificates.alerts.models import Alert, AlertDelivery, Preferences
 from certificates.redaction import redact
 
 OPEN = (Alert.State.OPEN, Alert.State.ACKNOWLEDGED)
@@ -60,7 +60,7 @@ def raise_alert(
         )
         AlertDelivery.objects.bulk_create(
             AlertDelivery(alert=alert, channel=channel, target=target, next_attempt_at=now)
-            for channel, target in recipients()
+            for channel, target in recipients(event)
         )
         if alert.deliveries.exists():
             transaction.on_commit(wake_sender)
@@ -74,10 +74,19 @@ def resolve_alerts(event: str, *, subject: str = "") -> int:
     )
 
 
-def recipients() -> list[tuple[str, str]]:
-    """(channel, target) for every configured channel: each ALERT_EMAILS address, the webhook."""
-    found = [(AlertDelivery.Channel.EMAIL, address) for address in settings.ALERT_EMAILS]
+def recipients(event: str) -> list[tuple[str, str]]:
+    """(channel, target) for every configured channel: each ALERT_EMAILS address and each active person
+    who chose this event on their preferences page, once; and the webhook."""
+    addresses = list(dict.fromkeys(settings.ALERT_EMAILS))
+    for address, events in (
+        Preferences.objects.filter(user__is_active=True)
+        .exclude(user__email="")
+        .values_list("user__email", "alert_events")
+    ):
+        if event in (events or []) and address not in addresses:
+            addresses.append(address)
+    found = [(str(AlertDelivery.Channel.EMAIL), address) for address in addresses]
     if settings.ALERT_WEBHOOK_URL:
         # Only the host is stored and shown: a Slack or Teams webhook URL is itself a secret.
-        found.append((AlertDelivery.Channel.WEBHOOK, webhook_host(settings.ALERT_WEBHOOK_URL)))
-    return [(str(channel), target) for channel, target in found]
+        found.append((str(AlertDelivery.Channel.WEBHOOK), webhook_host(settings.ALERT_WEBHOOK_URL)))
+    return found

@@ -1,21 +1,23 @@
 """The intake pages' tables: import batches, and the rows a batch rejected."""
 
+from datetime import datetime
+
 import django_tables2 as tables
-from django.template.defaultfilters import date
 from django.utils.html import format_html
 
 from certificates.intake.models import ImportBatch, ImportRowError
 from certificates.masking import shown_contact
+from certificates.templatetags.tfdash_format import when
 
 CONTACT_FIELDS = ("email", "phone")
 
 
 class ImportBatchTable(tables.Table):
-    created_at = tables.DateTimeColumn(verbose_name="Imported", format="M j, H:i")
+    created_at = tables.Column(verbose_name="Imported")
     source = tables.Column()
     filename = tables.Column(verbose_name="From")
     created_by = tables.Column(verbose_name="By", default="—")
-    cancelled_at = tables.DateTimeColumn(verbose_name="Cancelled", format="M j, H:i", default="")
+    cancelled_at = tables.Column(verbose_name="Cancelled", default="")
 
     class Meta:
         model = ImportBatch
@@ -35,10 +37,11 @@ class ImportBatchTable(tables.Table):
         attrs = {"class": "table"}
         empty_text = "Nothing imported yet."
 
+    def render_cancelled_at(self, value: datetime) -> str:
+        return when(value)
+
     def render_created_at(self, record: ImportBatch) -> str:
-        return format_html(
-            '<a href="{}">{}</a>', record.get_absolute_url(), date(record.created_at, "M j, H:i")
-        )
+        return format_html('<a href="{}">{}</a>', record.get_absolute_url(), when(record.created_at))
 
 
 class RowErrorTable(tables.Table):

@@ -435,3 +435,48 @@ def home_summary(now: datetime | None = None) -> dict[str, Any]:
         "past_thresholds_count": len(past),
         "week_query": urlencode(this_week.query()),
     }
+
+
+@dataclass(frozen=True)
+class RedFlag:
+    vendor_id: int
+    vendor: str
+    metric: str
+    label: str
+    value: float
+    limit: float
+
+
+def vendors_past_red(now: datetime | None = None) -> list[RedFlag]:
+    """Each vendor and metric past its red limit over the last 7 days (the home page's card)."""
+    now = now or timezone.now()
+    day = now.astimezone(UTC).date()
+    week = Period(day - timedelta(days=6), day, "last 7 days")
+    totals = totals_by_vendor(rollup_rows(week.start, day, with_json=False))
+    limits = thresholds()
+    names = dict(Vendor.objects.filter(pk__in=list(totals)).values_list("pk", "name"))
+    flags = []
+    for vendor_id, vendor_totals in totals.items():
+        row = vendor_row(vendor_id, names.get(vendor_id, f"vendor {vendor_id}"), vendor_totals, week, limits)
+        for metric, flag in row["flags"].items():
+            red = limits[metric].red
+            if flag == RED and red is not None:
+                flags.append(
+                    RedFlag(vendor_id, row["vendor"], metric, METRICS[metric].label, row[metric], red)
+                )
+    return flags
+
+
+def daily_digest(day: date) -> dict[str, Any]:
+    """What the team hears about one UTC day each morning: received, claimed, failed, at risk, expired,
+    and the vendors that failed most."""
+    rows = list(rollup_rows(day, day, with_json=False))
+    counts = sum((t.counts for t in totals_by_vendor(rows).values()), Counter())
+    failing = Counter({r["vendor_id"]: r["failure"] for r in rows if r["failure"]})
+    names = dict(Vendor.objects.filter(pk__in=list(failing)).values_list("pk", "name"))
+    return {
+        "day": day.isoformat(),
+        **{n: counts[n] for n in ("received", "claimed", "failure", "expired")},
+        "at_risk": Certificate.objects.at_risk(timedelta(hours=12)).count(),
+        "top_failing": [(names.get(v, f"vendor {v}"), n) for v, n in failing.most_common(3)],
+    }
