@@ -180,7 +180,7 @@ def raise_vendor_alerts() -> None:
 
 def send_daily_digest(now: datetime) -> Alert | None:
     """Once a day, from ALERT_DIGEST_HOUR in the team's time zone: what the day before came to."""
-    local = now.astimezone(ZoneInfo(settings.TEAM_TIME_ZONE))
+    local = now.astimezone(ZoneInfo(settings.TIME_ZONE))
     subject = f"digest {local.date().isoformat()}"
     if (
         local.hour < settings.ALERT_DIGEST_HOUR

@@ -54,3 +54,12 @@ def browser_type_launch_args(browser_type_launch_args):
             "--disable-sync",
         ],
     }
+
+
+@pytest.fixture(autouse=True)
+def _empty_django_cache():
+    """Each test starts with an empty cache: the database is emptied between tests, so what the cache
+    remembers of it (the open-alert count, compiled scan profiles) must be too."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -334,7 +334,7 @@ def test_a_vendor_past_a_red_limit_raises_one_alert_per_metric_until_it_is_back_
 def test_the_daily_digest_goes_out_once_after_its_hour_in_the_team_time_zone(settings, webhook):
     from tests.test_reports_pages import claimed
 
-    settings.TEAM_TIME_ZONE, settings.ALERT_DIGEST_HOUR = "America/New_York", 8  # 05:30 there
+    settings.TIME_ZONE, settings.ALERT_DIGEST_HOUR = "America/New_York", 8  # 05:30 there
     acme = make_vendor("Acme Leads")
     yesterday = datetime(2026, 7, 14, 15, 0, tzinfo=UTC)
     claimed(acme, yesterday)

@@ -49,7 +49,7 @@ def test_healthz_answers_without_a_login_over_http(live_server):
     status, body, headers = get(f"{live_server.url}/healthz")
 
     assert status == 200
-    assert body == {"database": "ok", "worker": "unknown", "last_seen": None}
+    assert body == {"database": "ok", "worker": "unknown", "last_seen": None, "alerts": "ok"}
     assert headers["Content-Type"] == "application/json"
     assert "no-cache" in headers["Cache-Control"]
 
@@ -61,7 +61,7 @@ def test_the_worker_is_ok_when_it_finished_a_task_and_nothing_waits(client):
 
     body = client.get("/healthz").json()
 
-    assert body == {"database": "ok", "worker": "ok", "last_seen": finished.isoformat()}
+    assert body == {"database": "ok", "worker": "ok", "last_seen": finished.isoformat(), "alerts": "ok"}
 
 
 @pytest.mark.django_db
@@ -116,11 +116,15 @@ def gunicorn(tmp_path, database_url: str) -> tuple[subprocess.Popen, str]:
 @pytest.mark.parametrize(
     ("database", "expected_status", "expected_body"),
     [
-        ("sqlite:///{tmp}/empty.sqlite3", 200, {"database": "ok", "worker": "unknown", "last_seen": None}),
+        (
+            "sqlite:///{tmp}/empty.sqlite3",
+            200,
+            {"database": "ok", "worker": "unknown", "last_seen": None, "alerts": "unknown"},
+        ),
         (
             "sqlite:///{tmp}/missing-dir/x.sqlite3",
             503,
-            {"database": "error", "worker": "unknown", "last_seen": None},
+            {"database": "error", "worker": "unknown", "last_seen": None, "alerts": "unknown"},
         ),
     ],
 )

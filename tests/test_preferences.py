@@ -23,7 +23,7 @@ def certificate_with_deadline() -> Certificate:
 
 
 def test_a_deadline_is_shown_in_the_persons_time_zone_and_the_teams_otherwise(client, settings):
-    settings.TEAM_TIME_ZONE = "UTC"
+    settings.TIME_ZONE = "UTC"
     certificate = certificate_with_deadline()
     new_yorker = make_user("viewer")
     client.force_login(new_yorker)
@@ -38,7 +38,7 @@ def test_a_deadline_is_shown_in_the_persons_time_zone_and_the_teams_otherwise(cl
 
 
 def test_the_team_time_zone_is_the_default_and_a_person_returns_to_it(client, settings):
-    settings.TEAM_TIME_ZONE = "Europe/Paris"
+    settings.TIME_ZONE = "Europe/Paris"
     certificate = certificate_with_deadline()
     client.force_login(make_user("viewer"))
 

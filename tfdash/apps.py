@@ -29,3 +29,4 @@ class TfdashConfig(AppConfig):
         post_migrate.connect(_sync_roles, dispatch_uid="tfdash.sync_roles")
         user_logged_in.disconnect(dispatch_uid="update_last_login")
         user_logged_in.connect(_update_last_login, dispatch_uid="tfdash.update_last_login")
+        from tfdash import preferences  # noqa: F401  (connects the receiver that reads a person's time zone at login)

@@ -1,7 +1,8 @@
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from certificates.models import AccountStatus, Alert
+from certificates.alerts.raising import open_alert_count
+from certificates.models import AccountStatus
 
 
 def navigation(request: HttpRequest) -> dict[str, object]:
@@ -13,5 +14,5 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         request._account_status = SimpleLazyObject(AccountStatus.current)  # type: ignore[attr-defined]
     return {
         "account_status": request._account_status,  # type: ignore[attr-defined]
-        "open_alerts": SimpleLazyObject(lambda: Alert.objects.filter(state=Alert.State.OPEN).count()),
+        "open_alerts": SimpleLazyObject(open_alert_count),
     }

@@ -28,11 +28,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except DatabaseError:
-        return JsonResponse({"database": "error", "worker": "unknown", "last_seen": None}, status=503)
+        return JsonResponse(
+            {"database": "error", "worker": "unknown", "last_seen": None, "alerts": "unknown"}, status=503
+        )
     try:
         worker, last_seen = worker_state()
-        undelivered = undelivered_since(UNDELIVERED_AFTER)
-    except DatabaseError:  # e.g. the task table is not migrated: the database itself answered
-        worker, last_seen, undelivered = "unknown", None, 0
-    alerts = "undelivered" if undelivered else "ok"
+        alerts = "undelivered" if undelivered_since(UNDELIVERED_AFTER) else "ok"
+    except DatabaseError:  # e.g. the tables are not migrated: the database itself answered
+        worker, last_seen, alerts = "unknown", None, "unknown"
     return JsonResponse({"database": "ok", "worker": worker, "last_seen": last_seen, "alerts": alerts})

@@ -2,11 +2,14 @@
 
 from collections.abc import Callable
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -21,26 +24,35 @@ def zone_names() -> list[str]:
     return sorted(available_timezones())
 
 
-def zone_for(request: HttpRequest) -> str:
-    """The person's time zone (kept in the session, read from their preferences once), else the team's."""
-    if not request.user.is_authenticated:
-        return settings.TEAM_TIME_ZONE
-    if SESSION_KEY not in request.session:
-        chosen = (
-            Preferences.objects.filter(user_id=request.user.pk).values_list("time_zone", flat=True).first()
-        )
-        request.session[SESSION_KEY] = chosen or ""
-    return request.session[SESSION_KEY] or settings.TEAM_TIME_ZONE
+def chosen_zone(user_id: int | None) -> str:
+    if user_id is None:
+        return ""
+    return Preferences.objects.filter(user_id=user_id).values_list("time_zone", flat=True).first() or ""
+
+
+@receiver(user_logged_in, dispatch_uid="tfdash.remember_zone")
+def _remember_zone(sender: object, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """Read the person's time zone once, at login, so pages need no query for it."""
+    if request is not None and hasattr(request, "session"):
+        request.session[SESSION_KEY] = chosen_zone(user.pk)
 
 
 class TimeZoneMiddleware:
-    """Show every time in the person's time zone (templates convert aware datetimes to the active one)."""
+    """Show every time in the person's time zone (templates convert aware datetimes to the active one);
+    without a choice, in the team's (TIME_ZONE)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        timezone.activate(ZoneInfo(zone_for(request)))
+        zone = ""
+        if request.user.is_authenticated:
+            if SESSION_KEY not in request.session:  # a session from before preferences existed
+                request.session[SESSION_KEY] = chosen_zone(request.user.pk)
+            zone = request.session[SESSION_KEY]
+        if not zone:
+            return self.get_response(request)
+        timezone.activate(ZoneInfo(zone))
         try:
             return self.get_response(request)
         finally:
@@ -58,7 +70,7 @@ class PreferencesForm(forms.Form):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        team = f"The team's time zone ({settings.TEAM_TIME_ZONE})"
+        team = f"The team's time zone ({settings.TIME_ZONE})"
         self.fields["time_zone"].choices = [("", team), *((name, name) for name in zone_names())]  # type: ignore[attr-defined]
 
 

@@ -292,8 +292,7 @@ ALERT_WEBHOOK_SECRET = env_secret("ALERT_WEBHOOK_SECRET", default="") or ""
 ALERT_RETRY_BASE_SECONDS = env.float("ALERT_RETRY_BASE_SECONDS", default=30)
 # Certificates still waiting this close to their deadline raise `certificates_at_risk`.
 ALERT_AT_RISK_HOURS = env.float("ALERT_AT_RISK_HOURS", default=12)
-# The daily digest goes out at this hour of the team's time zone, about the day before.
-TEAM_TIME_ZONE = env.str("TEAM_TIME_ZONE", default="UTC")
+# The daily digest goes out at this hour of the team's time zone (TIME_ZONE), about the day before.
 ALERT_DIGEST_HOUR = env.int("ALERT_DIGEST_HOUR", default=8)
 # Where alerts link to: the address people open tfdash at.
 TFDASH_BASE_URL = env.str("TFDASH_BASE_URL", default="http://127.0.0.1:8000")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -64,14 +65,18 @@ def raise_alert(
         )
         if alert.deliveries.exists():
             transaction.on_commit(wake_sender)
+        alerts_changed()
     return alert
 
 
 def resolve_alerts(event: str, *, subject: str = "") -> int:
     """Close the open alerts of an event (the condition is over); a new occurrence opens a new one."""
-    return Alert.objects.filter(event=event, subject=subject, state__in=OPEN).update(
+    resolved = Alert.objects.filter(event=event, subject=subject, state__in=OPEN).update(
         state=Alert.State.RESOLVED, resolved_at=timezone.now()
     )
+    if resolved:
+        alerts_changed()
+    return resolved
 
 
 def recipients(event: str) -> list[tuple[str, str]]:
@@ -90,3 +95,20 @@ def recipients(event: str) -> list[tuple[str, str]]:
         # Only the host is stored and shown: a Slack or Teams webhook URL is itself a secret.
         found.append((str(AlertDelivery.Channel.WEBHOOK), webhook_host(settings.ALERT_WEBHOOK_URL)))
     return found
+
+
+OPEN_COUNT_KEY = "tfdash:open-alerts"
+OPEN_COUNT_SECONDS = 30  # other processes see a change within this long
+
+
+def open_alert_count() -> int:
+    """How many alerts are open, for the navigation: cached, so that a page costs no query for it."""
+    count = cache.get(OPEN_COUNT_KEY)
+    if count is None:
+        count = Alert.objects.filter(state=Alert.State.OPEN).count()
+        cache.set(OPEN_COUNT_KEY, count, OPEN_COUNT_SECONDS)
+    return int(count)
+
+
+def alerts_changed() -> None:
+    transaction.on_commit(lambda: cache.delete(OPEN_COUNT_KEY))

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from certificates.alerts.models import Alert, AlertDelivery
+from certificates.alerts.raising import alerts_changed
 from certificates.models import signed_in
 
 SHOWN = 100
@@ -36,6 +37,7 @@ def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
             acknowledged_by=signed_in(request.user),
             acknowledged_at=timezone.now(),
         )
+        alerts_changed()
         messages.success(
             request, f"Acknowledged “{alert.summary}”. It stays listed until what caused it is over."
         )
