@@ -28,6 +28,10 @@ ALLOWED = {
     "login": {"GET": {200}, "POST": {200}},  # the form, then the form with its error
     "healthz": {"GET": {200}, "POST": {405}},
     "admin:login": {"GET": {200}, "POST": {200}},
+    # An invitation's one-time link (tfdash/people.py): the token in the URL is the credential; a wrong
+    # one answers "this link no longer works".
+    "password-set": {"GET": {200}, "POST": {200}},
+    "password-set-done": {"GET": {200}, "POST": {405}},
 }
 # The token API answers JSON: 401 without a token, 405 for a method it does not take.
 TOKEN_API = {"api:leads", "api:lead"}

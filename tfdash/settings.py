@@ -294,7 +294,9 @@ ALERT_RETRY_BASE_SECONDS = env.float("ALERT_RETRY_BASE_SECONDS", default=30)
 ALERT_AT_RISK_HOURS = env.float("ALERT_AT_RISK_HOURS", default=12)
 # The daily digest goes out at this hour of the team's time zone (TIME_ZONE), about the day before.
 ALERT_DIGEST_HOUR = env.int("ALERT_DIGEST_HOUR", default=8)
-# Where alerts link to: the address people open tfdash at.
+# An invitation or password link works once, for this long.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
+# Where alerts and invitations link to: the address people open tfdash at.
 TFDASH_BASE_URL = env.str("TFDASH_BASE_URL", default="http://127.0.0.1:8000")
 
 # Logging: the API key is never logged (the client logs method, host, certificate id, status, duration);

@@ -1,6 +1,12 @@
+from datetime import datetime
+
 import django_tables2 as tables
+from django.contrib.auth.models import User
 from django.utils import dateformat, timezone
 from django.utils.html import format_html, format_html_join
+
+from certificates.templatetags.tfdash_format import when
+from tfdash.people import role_of
 
 
 class AuditTable(tables.Table):
@@ -42,3 +48,31 @@ class AuditTable(tables.Table):
         )
         note = format_html('<span class="muted small">{}</span>', value.note) if value.note else ""
         return format_html('{}<ul class="plain changes">{}</ul>', note, lines)
+
+
+class PeopleTable(tables.Table):
+    """Every account: who, what they may do, whether they can sign in, when they last did."""
+
+    username = tables.Column(verbose_name="User", linkify=("person", {"pk": tables.A("pk")}))
+    email = tables.Column(default="—")
+    role = tables.Column(accessor="pk", verbose_name="Role", orderable=False)
+    is_active = tables.Column(verbose_name="Account")
+    last_login = tables.Column(verbose_name="Last signed in", default="never")
+    date_joined = tables.Column(verbose_name="Joined")
+
+    class Meta:
+        attrs = {"class": "table", "data-testid": "people"}
+        order_by = ("username",)
+        empty_text = "No one yet."
+
+    def render_role(self, record: User) -> str:
+        return role_of(record) or "no role"
+
+    def render_is_active(self, value: bool) -> str:
+        return "active" if value else "deactivated"
+
+    def render_last_login(self, value: datetime) -> str:
+        return when(value)
+
+    def render_date_joined(self, value: datetime) -> str:
+        return when(value)

@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, reverse_lazy
 
 from certificates import views as certificate_views
-from tfdash import accounts_views, audit_views, health, preferences, views
+from tfdash import accounts_views, audit_views, health, people_views, preferences, views
 
 urlpatterns = [
     path("", certificate_views.home, name="home"),
@@ -22,6 +22,22 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # /accounts/  (log-in lockouts)
     path("accounts/preferences/", preferences.preferences_page, name="preferences"),
+    # /people/  (admins: accounts, roles, invitations) and the one-time link to choose a password
+    path("people/", people_views.people_list, name="people"),
+    path("people/<int:pk>/", people_views.person, name="person"),
+    path("people/<int:pk>/<str:action>/", people_views.change, name="person-change"),
+    path(
+        "accounts/set-password/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="registration/password_set_form.html", success_url=reverse_lazy("password-set-done")
+        ),
+        name="password-set",
+    ),
+    path(
+        "accounts/set-password/done/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="registration/password_set_done.html"),
+        name="password-set-done",
+    ),
     path("accounts/locked/", accounts_views.lockout_list, name="lockouts"),
     path("accounts/locked/<int:pk>/unlock/", accounts_views.unlock, name="unlock"),
     path("healthz", health.healthz, name="healthz"),
