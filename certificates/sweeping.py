@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import Count, Min, Q
 from django.tasks import task
 from django.urls import reverse
@@ -55,16 +56,26 @@ def sweep(*, now: datetime | None = None) -> SweepStats:
     pending = Certificate.objects.filter(state__in=OPEN_STATES)
     # A certificate whose request is out right now keeps its lease: its answer decides, not the clock.
     live = Q(lease_expires_at__gt=now) & ~Q(lease_owner="")
-    stats.expired = (
-        pending.filter(claim_deadline__lt=now - EXPIRY_GRACE)
-        .exclude(live)
-        .update(
-            state=Certificate.State.EXPIRED,
-            state_reason="The claim window closed before tfdash could claim or check it in.",
-            lease_owner="",
-            lease_expires_at=None,
+    with transaction.atomic():  # the expiry and its alert together: a crash loses neither
+        stats.expired = (
+            pending.filter(claim_deadline__lt=now - EXPIRY_GRACE)
+            .exclude(live)
+            .update(
+                state=Certificate.State.EXPIRED,
+                state_reason="The claim window closed before tfdash could claim or check it in.",
+                lease_owner="",
+                lease_expires_at=None,
+            )
         )
-    )
+        if stats.expired:
+            raise_alert(
+                Alert.Event.CERTIFICATES_EXPIRED_UNCLAIMED,
+                severity=Alert.Severity.CRITICAL,
+                summary=f"{stats.expired} certificate{'' if stats.expired == 1 else 's'} expired without a "
+                "claim: their consent evidence is gone.",
+                details={"expired": stats.expired},
+                path=reverse("certificates:list") + "?state=expired",
+            )
     if not AccountStatus.current().claiming_paused:
         stuck = pending.filter(checked_in_at__isnull=True, claim_deadline__lte=now + CHECK_IN_LEAD).exclude(
             cert_type__in=["mobile", "meta"]
@@ -81,17 +92,8 @@ def sweep(*, now: datetime | None = None) -> SweepStats:
 
 
 def raise_sweep_alerts(stats: SweepStats, now: datetime) -> None:
-    """Tell the team what the sweep found: certificates that expired unclaimed just now, and those
-    still waiting within ALERT_AT_RISK_HOURS of their deadline (resolved once there are none)."""
-    if stats.expired:
-        raise_alert(
-            Alert.Event.CERTIFICATES_EXPIRED_UNCLAIMED,
-            severity=Alert.Severity.CRITICAL,
-            summary=f"{stats.expired} certificate{'' if stats.expired == 1 else 's'} expired without a claim: "
-            "their consent evidence is gone.",
-            details={"expired": stats.expired},
-            path=reverse("certificates:list") + "?state=expired",
-        )
+    """Tell the team of certificates still waiting within ALERT_AT_RISK_HOURS of their deadline
+    (resolved once there are none)."""
     window = timedelta(hours=settings.ALERT_AT_RISK_HOURS)
     at_risk = Certificate.objects.at_risk(window, now=now)
     found = at_risk.aggregate(count=Count("pk"), earliest=Min("claim_deadline"))
@@ -160,12 +162,14 @@ def raise_vendor_alerts() -> None:
             subject=f"vendor {flag.vendor_id}: {flag.metric}",
             severity=Alert.Severity.WARNING,
             summary=f"{flag.vendor} is past the red limit for {flag.label.lower()}: {flag.value:.1f} % "
-            f"over the last 7 days (red at {flag.limit:g} %).",
+            f"over the last 7 days (red at {flag.limit:g} %)"
+            + (f", every day with data since {flag.since:%b %-d}." if flag.since else "."),
             details={
                 "vendor_id": flag.vendor_id,
                 "metric": flag.metric,
                 "value": flag.value,
                 "red": flag.limit,
+                "since": flag.since.isoformat() if flag.since else None,
             },
             path=reverse("reports:vendor", args=[flag.vendor_id]),
         )

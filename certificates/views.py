@@ -23,6 +23,7 @@ from certificates.next_steps import next_step
 from certificates.paginators import LazyPaginator
 from certificates.reports import scorecards
 from certificates.tables import CertificateTable, ReviewQueueTable
+from certificates.templatetags.tfdash_format import when
 from trustedform import TrustedFormError
 
 PER_PAGE = 50
@@ -253,9 +254,7 @@ def check_in(request: HttpRequest, pk: int) -> HttpResponse:
     except (claiming.AlreadyFinal, claiming.LeaseHeld, claiming.Fenced, TrustedFormError) as exc:
         messages.error(request, f"Not checked in. {exc}")
     else:
-        messages.success(
-            request, f"Checked in: the claim window now runs until {done.extended_until:%b %d, %H:%M} UTC."
-        )
+        messages.success(request, f"Checked in: the claim window now runs until {when(done.extended_until)}.")
     return redirect(certificate)
 
 

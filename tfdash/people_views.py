@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_tables2 import RequestConfig
 
+from certificates.paginators import Paginator
 from tfdash import people
 from tfdash.forms import InviteForm, RoleForm
 from tfdash.tables import PeopleTable
@@ -34,7 +35,7 @@ def people_list(request: HttpRequest) -> HttpResponse:
             )
             return redirect("people")
     table = PeopleTable(User.objects.prefetch_related("groups"))
-    RequestConfig(request, paginate={"per_page": 100}).configure(table)
+    RequestConfig(request, paginate={"per_page": 100, "paginator_class": Paginator}).configure(table)
     status = 400 if form.errors else 200
     return render(
         request, "people/people.html", {"page": "people", "table": table, "form": form}, status=status

@@ -2,7 +2,6 @@ from datetime import datetime
 
 import django_tables2 as tables
 from django.contrib.auth.models import User
-from django.utils import dateformat, timezone
 from django.utils.html import format_html, format_html_join
 
 from certificates.templatetags.tfdash_format import when
@@ -24,7 +23,7 @@ class AuditTable(tables.Table):
         empty_text = "No recorded change matches."
 
     def render_when(self, value) -> str:
-        return dateformat.format(timezone.localtime(value), "Y-m-d H:i:s")
+        return when(value, "seconds")
 
     def render_user(self, value) -> str:
         return str(value.user) if value.user else "system (a command or the worker)"

@@ -445,6 +445,7 @@ class RedFlag:
     label: str
     value: float
     limit: float
+    since: date | None  # the first day of the current run past the limit
 
 
 def vendors_past_red(now: datetime | None = None) -> list[RedFlag]:
@@ -461,9 +462,10 @@ def vendors_past_red(now: datetime | None = None) -> list[RedFlag]:
         for metric, flag in row["flags"].items():
             red = limits[metric].red
             if flag == RED and red is not None:
-                flags.append(
-                    RedFlag(vendor_id, row["vendor"], metric, METRICS[metric].label, row[metric], red)
-                )
+                history = list(rollup_rows(day - SINCE_LOOKBACK, day, Vendor(pk=vendor_id), with_json=False))
+                began = since(history, metric, RED, limits[metric])
+                label = METRICS[metric].label
+                flags.append(RedFlag(vendor_id, row["vendor"], metric, label, row[metric], red, began))
     return flags
 
 
