@@ -353,3 +353,24 @@ def test_the_daily_digest_goes_out_once_after_its_hour_in_the_team_time_zone(set
         == "Jul 14: 2 received, 2 claimed, 1 failed, 0 expired; 0 at risk now. Most failures: Acme Leads (1)."
     )
     assert [b["event"] for b in webhook.bodies()] == ["daily_digest"]
+
+
+def test_the_log_head_goes_to_the_channels_once_a_day_even_when_the_scheduler_restarts(webhook):
+    from certificates.apilog import models as api_log
+
+    api_log.append_api_call(
+        trigger="test",
+        operation="view",
+        method="GET",
+        url="https://cert.trustedform.com/x",
+        outcome="ok",
+        status=200,
+    )
+
+    for _ in range(2):  # two scheduler processes the same day (a restart)
+        call_command("run_scheduler", "--once", stdout=io.StringIO())
+
+    (head,) = Alert.objects.filter(event="api_log_head")
+    assert head.details["head"] == api_log.current_head() and head.state == "resolved"
+    (sent,) = [b for b in webhook.bodies() if b["event"] == "api_log_head"]  # (after 8:00, a digest too)
+    assert f"verify_api_log --expect {api_log.current_head()}" in sent["summary"]

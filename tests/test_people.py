@@ -141,3 +141,4 @@ def test_the_people_page_lists_roles_and_last_sign_in(client):
     page = client.get(reverse("people")).content.decode()
 
     assert "vera" in page and "viewer" in page and "never" in page
+    assert "it works once, for 3 days" in page

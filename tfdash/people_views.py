@@ -1,5 +1,6 @@
 """The People pages (admins): everyone's account and role, invitations, deactivation."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.models import User
@@ -37,9 +38,8 @@ def people_list(request: HttpRequest) -> HttpResponse:
     table = PeopleTable(User.objects.prefetch_related("groups"))
     RequestConfig(request, paginate={"per_page": 100, "paginator_class": Paginator}).configure(table)
     status = 400 if form.errors else 200
-    return render(
-        request, "people/people.html", {"page": "people", "table": table, "form": form}, status=status
-    )
+    ctx = {"page": "people", "table": table, "form": form, "days": settings.PASSWORD_RESET_TIMEOUT // 86400}
+    return render(request, "people/people.html", ctx, status=status)
 
 
 @permission_required(PERMISSION, raise_exception=True)
