@@ -25,7 +25,7 @@ from certificates.models import (
     Actor,
     Certificate,
 )
-from certificates.reports import rollups, scorecards
+from certificates.reports import scorecards
 from certificates.worker import wake_claimer, worker_state
 from trustedform import (
     TrustedFormError,
@@ -126,11 +126,11 @@ def check_in_at_risk(*, user: Actor = None, within: timedelta = timedelta(hours=
 
 
 def sweep_and_wake() -> SweepStats:
-    """One sweep, then recount the report buckets it changed, wake the worker for what is due, check
-    that a worker is taking tasks, and wake the alert sender for any alert not delivered yet (one
-    whose sender died is sent again from its row)."""
+    """One sweep, then wake the worker for what is due, check that a worker is taking tasks, and wake
+    the alert sender for any alert not delivered yet (one whose sender died is sent again from its row)."""
     stats = sweep()
-    rollups.refresh_dirty()
+    # No rollup refresh here: it would wait on a worker's recount in progress (a stalled worker would
+    # stall the sweep). Reports refresh what they read; the worker refreshes after each batch.
     if stats.due:
         wake_claimer()
     state, last_seen = worker_state()

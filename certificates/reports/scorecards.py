@@ -161,10 +161,12 @@ class Totals:
 
 
 def rollup_rows(
-    start: date, end: date, vendor: Vendor | None = None, *, with_json: bool = True
+    start: date, end: date, vendor: Vendor | None = None, *, with_json: bool = True, fresh: bool = True
 ) -> Iterable[dict[str, Any]]:
-    """The rollups of these days, freshened first (bounded by what the triggers marked)."""
-    rollups.refresh_dirty()
+    """The rollups of these days, freshened first (bounded by what the triggers marked) unless `fresh`
+    is False: the scheduler reads them as they are, since a refresh waits on a worker's recount."""
+    if fresh:
+        rollups.refresh_dirty()
     rows = VendorDayRollup.objects.filter(day__gte=start, day__lte=end)
     if vendor is not None:
         rows = rows.filter(vendor=vendor)
@@ -453,7 +455,7 @@ def vendors_past_red(now: datetime | None = None) -> list[RedFlag]:
     now = now or timezone.now()
     day = now.astimezone(UTC).date()
     week = Period(day - timedelta(days=6), day, "last 7 days")
-    totals = totals_by_vendor(rollup_rows(week.start, day, with_json=False))
+    totals = totals_by_vendor(rollup_rows(week.start, day, with_json=False, fresh=False))
     limits = thresholds()
     names = dict(Vendor.objects.filter(pk__in=list(totals)).values_list("pk", "name"))
     flags = []
@@ -462,7 +464,9 @@ def vendors_past_red(now: datetime | None = None) -> list[RedFlag]:
         for metric, flag in row["flags"].items():
             red = limits[metric].red
             if flag == RED and red is not None:
-                history = list(rollup_rows(day - SINCE_LOOKBACK, day, Vendor(pk=vendor_id), with_json=False))
+                history = list(
+                    rollup_rows(day - SINCE_LOOKBACK, day, Vendor(pk=vendor_id), with_json=False, fresh=False)
+                )
                 began = since(history, metric, RED, limits[metric])
                 label = METRICS[metric].label
                 flags.append(RedFlag(vendor_id, row["vendor"], metric, label, row[metric], red, began))
@@ -472,7 +476,7 @@ def vendors_past_red(now: datetime | None = None) -> list[RedFlag]:
 def daily_digest(day: date) -> dict[str, Any]:
     """What the team hears about one UTC day each morning: received, claimed, failed, at risk, expired,
     and the vendors that failed most."""
-    rows = list(rollup_rows(day, day, with_json=False))
+    rows = list(rollup_rows(day, day, with_json=False, fresh=False))
     counts = sum((t.counts for t in totals_by_vendor(rows).values()), Counter())
     failing = Counter({r["vendor_id"]: r["failure"] for r in rows if r["failure"]})
     names = dict(Vendor.objects.filter(pk__in=list(failing)).values_list("pk", "name"))
