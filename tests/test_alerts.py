@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import time_machine
 from aiosmtpd.controller import Controller
+from django.core import mail
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
@@ -338,6 +339,7 @@ def test_the_daily_digest_goes_out_once_after_its_hour_in_the_team_time_zone(set
     from tests.test_reports_pages import claimed
 
     settings.TIME_ZONE, settings.ALERT_DIGEST_HOUR = "America/New_York", 8  # 05:30 there
+    settings.ALERT_EMAILS = ["compliance@example.com"]
     acme = make_vendor("Acme Leads")
     yesterday = datetime(2026, 7, 14, 15, 0, tzinfo=UTC)
     claimed(acme, yesterday)
@@ -355,6 +357,11 @@ def test_the_daily_digest_goes_out_once_after_its_hour_in_the_team_time_zone(set
         == "Jul 14: 2 received, 2 claimed, 1 failed, 0 expired; 0 at risk now. Most failures: Acme Leads (1)."
     )
     assert [b["event"] for b in webhook.bodies()] == ["daily_digest"]
+    links = dict(webhook.bodies()[0]["details"]["links"])
+    assert links["The day's vendor report"] == "/reports/vendors/?period=day&day=2026-07-14"
+    assert links["Acme Leads: its report"] == reverse("reports:vendor", args=[acme.pk])
+    (email,) = mail.outbox  # the test run's mailer keeps it in memory
+    assert f"Acme Leads: its report: {settings.TFDASH_BASE_URL}/reports/vendors/{acme.pk}/" in email.body
 
 
 def test_the_log_head_goes_to_the_channels_once_a_day_even_when_the_scheduler_restarts(webhook):

@@ -128,7 +128,11 @@ def send_webhook(alert: Alert) -> Sent:
 
 
 def send_email(alert: Alert, address: str) -> Sent:
-    context = {"alert": alert, "url": absolute(alert.path or alert.get_absolute_url())}
+    context = {
+        "alert": alert,
+        "url": absolute(alert.path or alert.get_absolute_url()),
+        "base": settings.TFDASH_BASE_URL.rstrip("/"),
+    }
     subject = f"[tfdash] {alert.get_severity_display()}: {alert.summary}"[:200]
     message = EmailMultiAlternatives(
         subject=redact(subject),

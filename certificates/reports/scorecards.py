@@ -480,9 +480,24 @@ def daily_digest(day: date) -> dict[str, Any]:
     counts = sum((t.counts for t in totals_by_vendor(rows).values()), Counter())
     failing = Counter({r["vendor_id"]: r["failure"] for r in rows if r["failure"]})
     names = dict(Vendor.objects.filter(pk__in=list(failing)).values_list("pk", "name"))
+    lists = list_links(None, day, day)
+    report = reverse("reports:vendors") + f"?period=day&day={day.isoformat()}"
+    top = [
+        (names.get(v, f"vendor {v}"), n, reverse("reports:vendor", args=[v]))
+        for v, n in failing.most_common(3)
+    ]
     return {
         "day": day.isoformat(),
         **{n: counts[n] for n in ("received", "claimed", "failure", "expired")},
         "at_risk": Certificate.objects.at_risk(timedelta(hours=12)).count(),
-        "top_failing": [(names.get(v, f"vendor {v}"), n) for v, n in failing.most_common(3)],
+        "top_failing": [(name, n) for name, n, _ in top],
+        # Where each figure comes from, to open from the email: the day's report and lists, each vendor.
+        "links": [
+            ("The day's vendor report", report),
+            ("Received that day", lists["received"]),
+            ("Failed that day", lists["failure"]),
+            ("Expired that day", lists["expired"]),
+            ("At risk now", reverse("certificates:list") + "?at_risk=yes"),
+            *((f"{name}: its report", path) for name, _, path in top),
+        ],
     }
