@@ -40,11 +40,17 @@ BATCH = 50
 SIGNATURE_HEADER = "X-Tfdash-Signature"
 
 
-class Undeliverable(Exception):
+class DeliveryError(Exception):
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.status = status  # the receiver's HTTP status, when it answered
+
+
+class Undeliverable(DeliveryError):
     """Final: sending again cannot help (a 4xx, a webhook URL tfdash refuses)."""
 
 
-class TryLater(Exception):
+class TryLater(DeliveryError):
     """A 5xx, a timeout, a refused connection: sent again later."""
 
 
@@ -123,8 +129,8 @@ def send_webhook(alert: Alert) -> Sent:
         return Sent(response.status_code)
     reason = f"The webhook answered {response.status_code}: {redact(response.text)[:200]}"
     if response.status_code >= 500 or response.status_code == 429:
-        raise TryLater(reason)
-    raise Undeliverable(reason)  # a 3xx (never followed) or a 4xx: the request itself is refused
+        raise TryLater(reason, response.status_code)
+    raise Undeliverable(reason, response.status_code)  # a 3xx (never followed) or a 4xx: refused
 
 
 def send_email(alert: Alert, address: str) -> Sent:
@@ -157,9 +163,9 @@ def deliver(delivery: AlertDelivery) -> None:
             sent = send_email(delivery.alert, delivery.target)
     except Undeliverable as exc:
         delivery.state, delivery.last_error = AlertDelivery.State.FAILED, str(exc)[:500]
-        delivery.last_status = _status(exc)
+        delivery.last_status = exc.status
     except TryLater as exc:
-        delivery.last_error, delivery.last_status = str(exc)[:500], _status(exc)
+        delivery.last_error, delivery.last_status = str(exc)[:500], exc.status
         if delivery.attempts >= MAX_ATTEMPTS:
             delivery.state = AlertDelivery.State.FAILED
         else:
@@ -171,15 +177,6 @@ def deliver(delivery: AlertDelivery) -> None:
         delivery.sent_at = timezone.now()
     delivery.lease_expires_at = None
     delivery.save()
-
-
-def _status(exc: Exception) -> int | None:
-    text = str(exc)
-    marker = "answered "
-    if marker in text:
-        digits = text.split(marker, 1)[1][:3]
-        return int(digits) if digits.isdigit() else None
-    return None
 
 
 def due(now: Any = None) -> Q:
