@@ -34,7 +34,7 @@ def raise_alert(
     reasons and ids, and the texts are redacted here once more.
     """
     now = timezone.now()
-    summary = redact(summary)[:500]
+    summary, subject = redact(summary)[:500], subject[:200]  # as stored, so that repeats find it
     with transaction.atomic():
         alert = (
             Alert.objects.select_for_update()
@@ -51,7 +51,7 @@ def raise_alert(
             return alert
         alert = Alert.objects.create(
             event=event,
-            subject=subject[:200],
+            subject=subject,
             severity=severity,
             summary=summary,
             details=details or {},
