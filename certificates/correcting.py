@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from certificates import leasing
+from certificates.evidence.holds import join_open_holds
 from certificates.models import Actor, Certificate, LeadCorrection, Vendor, signed_in
 from certificates.worker import wake_claimer
 from trustedform import missing_match_lead, normalise_email, normalise_phone
@@ -69,6 +70,7 @@ def correct_lead(
         correction = LeadCorrection.objects.create(
             certificate=current, changed_by=by, changes=changes, requeued=not missing
         )
+        join_open_holds(Certificate.objects.filter(pk=current.pk))
         if not missing:
             transaction.on_commit(wake_claimer)
     for name in (*CORRECTABLE, "email_normalised", "phone_normalised", "state", "state_reason"):

@@ -146,6 +146,17 @@ def csv_response(queryset: QuerySet, filename: str, *, show_contact: bool) -> St
     return response
 
 
+def stream_csv(lines: Iterable[list[str]], filename: str) -> StreamingHttpResponse:
+    """Any rows as a streamed CSV download, every cell neutralised."""
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse(
+        (writer.writerow([neutralise(v) for v in line]) for line in lines),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    return response
+
+
 def xlsx_response(queryset: QuerySet, filename: str, *, show_contact: bool) -> HttpResponse:
     """An XLSX of at most XLSX_MAX_ROWS rows; raises TooManyRows instead of a silently truncated file."""
     from openpyxl import Workbook  # imported here: only exports need it

@@ -11,13 +11,15 @@ from html import escape
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.forms.utils import flatatt
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from certificates.evidence.models import HeldCertificate, on_hold
 from certificates.models import NEEDING_REVIEW, Certificate, CertificateQuerySet, Vendor
+from certificates.revocations.models import revoked
 from trustedform import normalise_email, normalise_phone
 from trustedform.ids import MAX_CERT_ID_LENGTH
 
@@ -164,6 +166,23 @@ class CertificateFilter(django_filters.FilterSet):
         method="filter_at_risk",
         empty_label="At risk?",
     )
+    on_hold = django_filters.ChoiceFilter(
+        widget=QuickSelect,
+        label="Legal hold",
+        choices=YES_NO,
+        method="filter_on_hold",
+        empty_label="On a legal hold?",
+    )
+    hold = django_filters.NumberFilter(
+        label="Legal hold #", method="filter_hold", min_value=1, max_value=2**53, widget=forms.HiddenInput
+    )
+    revoked = django_filters.ChoiceFilter(
+        widget=QuickSelect,
+        label="Consent revoked",
+        choices=YES_NO,
+        method="filter_revoked",
+        empty_label="Revoked?",
+    )
     batch = django_filters.NumberFilter(
         field_name="batch_id",
         label="Import batch",
@@ -206,6 +225,29 @@ class CertificateFilter(django_filters.FilterSet):
         if value == "none":
             return queryset.filter(review_status="").exclude(NEEDING_REVIEW)
         return queryset.filter(review_status=value)
+
+    def filter_on_hold(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return (
+            queryset.filter(on_hold())
+            if value == "yes"
+            else queryset.exclude(on_hold())
+            if value == "no"
+            else queryset
+        )
+
+    def filter_hold(self, queryset: QuerySet, name: str, value) -> QuerySet:
+        return queryset.filter(
+            Exists(HeldCertificate.objects.filter(certificate=OuterRef("pk"), hold_id=int(value)))
+        )
+
+    def filter_revoked(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return (
+            queryset.filter(revoked())
+            if value == "yes"
+            else queryset.exclude(revoked())
+            if value == "no"
+            else queryset
+        )
 
     def filter_at_risk(self, queryset: CertificateQuerySet, name: str, value: str) -> QuerySet[Certificate]:
         return queryset.at_risk() if value == "yes" else queryset

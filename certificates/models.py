@@ -43,7 +43,33 @@ class Vendor(models.Model):
         return self.name
 
 
+class OnHold(Exception):
+    """Raised when something would delete a certificate that is on an open legal hold."""
+
+
+def refuse_deleting_held(certificates: models.QuerySet) -> None:
+    """Raise OnHold if any of these certificates is on an open hold. Certificate.delete and the queryset's
+    delete call this, so every door that deletes is covered; claims, check-ins and reviews are only
+    ever deleted with their certificate, API calls never (certificates.evidence.holds)."""
+    memberships = Certificate.legal_holds.through.objects  # HeldCertificate (certificates.evidence)
+    held = (
+        memberships.filter(certificate__in=certificates.values("pk"), hold__released_at__isnull=True)
+        .order_by("certificate_id")
+        .values_list("certificate__cert_id", flat=True)
+        .distinct()[:5]
+    )
+    if ids := list(held):
+        raise OnHold(
+            f"On legal hold: {', '.join(ids)}. Nothing about a held certificate may be deleted until every "
+            "hold on it is released."
+        )
+
+
 class CertificateQuerySet(models.QuerySet):
+    def delete(self):
+        refuse_deleting_held(self)
+        return super().delete()
+
     def due(self, now=None) -> CertificateQuerySet:
         """Pending certificates whose next attempt is due and that no live worker holds."""
         now = now or timezone.now()
@@ -129,6 +155,9 @@ class Certificate(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     checked_in_at = models.DateTimeField(null=True, blank=True)
     retained_until = models.DateTimeField(null=True, blank=True)
+    # Past the retention period and on no hold: the lead's contact and reference were blanked
+    # (certificates.evidence.retention).
+    anonymised_at = models.DateTimeField(null=True, blank=True)
 
     # Background claiming: retries and leases live in the row so they survive a crash (docs/architecture.md, "Leases").
     attempts = models.PositiveIntegerField(default=0)
@@ -183,6 +212,10 @@ class Certificate(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("certificates:detail", args=[self.pk])
+
+    def delete(self, *args, **kwargs):
+        refuse_deleting_held(Certificate.objects.filter(pk=self.pk))
+        return super().delete(*args, **kwargs)
 
     @property
     def is_final(self) -> bool:
@@ -389,15 +422,23 @@ class Review(models.Model):
 # The feature packages keep their own models; Django finds a model through the app's models module.
 from certificates.alerts.models import Alert, AlertDelivery, Preferences  # noqa: E402
 from certificates.apilog.models import ApiCall, ApiLogHead, AppendOnlyError  # noqa: E402
-from certificates.evidence.models import EvidenceExport  # noqa: E402
+from certificates.evidence.models import (  # noqa: E402
+    DiscoveryRequest,
+    EvidenceExport,
+    HeldCertificate,
+    LegalHold,
+    RetentionRun,
+)
 from certificates.intake.models import ImportBatch, ImportRowError, IntakeToken  # noqa: E402
 from certificates.reports.models import ReportThreshold, RollupDirty, VendorDayRollup  # noqa: E402
+from certificates.revocations.models import Revocation  # noqa: E402
 
 __all__ = [
     "CHECK_IN_WINDOW",
     "CLAIM_WINDOW",
     "LEASE_FIELDS",
     "OPEN_STATES",
+    "OnHold",
     "AccountStatus",
     "Alert",
     "AlertDelivery",
@@ -408,14 +449,19 @@ __all__ = [
     "CertificateQuerySet",
     "CheckIn",
     "Claim",
+    "DiscoveryRequest",
     "EvidenceExport",
+    "HeldCertificate",
     "ImportBatch",
     "ImportRowError",
     "IntakeToken",
     "LeadCorrection",
+    "LegalHold",
     "Preferences",
     "ReportThreshold",
+    "RetentionRun",
     "Review",
+    "Revocation",
     "RollupDirty",
     "Vendor",
     "VendorDayRollup",

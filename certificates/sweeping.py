@@ -26,6 +26,7 @@ from certificates.models import (
     Certificate,
 )
 from certificates.reports import scorecards
+from certificates.revocations.models import Revocation
 from certificates.worker import wake_claimer, worker_state
 from trustedform import (
     TrustedFormError,
@@ -146,6 +147,7 @@ def sweep_and_wake() -> SweepStats:
     elif state == "ok":
         resolve_alerts(Alert.Event.WORKER_STALE)
     raise_vendor_alerts()
+    raise_revocation_alerts()
     send_daily_digest(timezone.now())
     if AlertDelivery.objects.filter(due()).exists():
         wake_sender()
@@ -180,6 +182,26 @@ def raise_vendor_alerts() -> None:
         .values_list("subject", flat=True)
     ):
         resolve_alerts(Alert.Event.VENDOR_PAST_THRESHOLD, subject=subject)
+
+
+def raise_revocation_alerts() -> None:
+    """Revocations of consent past their honour-by date (10 business days) raise one alert, resolved
+    once every one of them is honoured."""
+    overdue = Revocation.objects.filter(state=Revocation.State.OPEN, honour_by__lt=timezone.localdate())
+    found = overdue.aggregate(count=Count("pk"), earliest=Min("honour_by"))
+    if not found["count"]:
+        resolve_alerts(Alert.Event.REVOCATIONS_OVERDUE)
+        return
+    count = found["count"]
+    raise_alert(
+        Alert.Event.REVOCATIONS_OVERDUE,
+        severity=Alert.Severity.CRITICAL,
+        summary=f"{count} revocation{'' if count == 1 else 's'} of consent past the honour-by date "
+        f"(10 business days); the oldest was due {found['earliest']:%b %-d, %Y}. Suppress the person and mark "
+        "it honoured.",
+        details={"count": count, "earliest_honour_by": found["earliest"].isoformat()},
+        path=reverse("certificates:revocations") + "?state=open",
+    )
 
 
 def send_daily_digest(now: datetime) -> Alert | None:

@@ -135,11 +135,24 @@ class CertificateTable(tables.Table):
         )
 
     def render_checks(self, record: Certificate) -> str:
-        """The failed checks as short flags; a clean certificate shows none."""
+        """The failed checks as short flags, then a legal hold and a revocation (the list's queryset
+        annotates `on_hold` and `revoked`); a clean certificate shows none."""
         flags = [check.flag for check in record.failed_checks() if check.key != "failure"]
-        if not flags:
+        marks = [
+            m
+            for m, on in (
+                ("legal hold", getattr(record, "on_hold", False)),
+                ("consent revoked", getattr(record, "revoked", False)),
+            )
+            if on
+        ]
+        if not flags and not marks:
             return "—"
-        return format_html_join(" ", '<span class="flag">{}</span>', ((f,) for f in flags))
+        return format_html_join(
+            " ",
+            '<span class="flag{}">{}</span>',
+            [("", f) for f in flags] + [(" flag-mark", m) for m in marks],
+        )
 
     def render_review_status(self, record: Certificate) -> str:
         if not record.review_status:

@@ -4,6 +4,7 @@ from certificates import vendor_views, views
 from certificates.alerts import views as alert_views
 from certificates.apilog import views as apilog_views
 from certificates.evidence import views as evidence_views
+from certificates.revocations import views as revocation_views
 
 app_name = "certificates"
 
@@ -17,6 +18,16 @@ urlpatterns = [
     path("exports/", evidence_views.evidence_exports, name="exports"),
     path("exports/new/", evidence_views.evidence_export_start, name="export-start"),
     path("exports/<int:pk>/download/", evidence_views.evidence_export_download, name="export-download"),
+    # /certificates/holds/, /certificates/discovery/  (legal holds and discovery requests)
+    path("holds/", evidence_views.hold_list, name="holds"),
+    path("holds/<int:pk>/", evidence_views.hold_detail, name="hold"),
+    path("discovery/", evidence_views.discovery_list, name="discovery"),
+    path("discovery/<int:pk>/download/", evidence_views.discovery_download, name="discovery-download"),
+    # /certificates/revocations/
+    path("revocations/", revocation_views.revocation_list, name="revocations"),
+    path("revocations/upload/", revocation_views.revocation_upload, name="revocation-upload"),
+    path("revocations/<int:pk>/honour/", revocation_views.revocation_honour, name="revocation-honour"),
+    path("revocations/suppression.csv", revocation_views.suppression_csv, name="suppression"),
     # /certificates/<pk>/
     path("<int:pk>/", views.certificate_detail, name="detail"),
     path("<int:pk>/claim/", views.claim_now, name="claim-now"),

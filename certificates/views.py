@@ -1,6 +1,7 @@
 import contextlib
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
@@ -14,6 +15,8 @@ from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
 
 from certificates import claiming, correcting, exporting, reviewing, worker
+from certificates.evidence.models import on_hold
+from certificates.evidence.packages import LOCAL_COPY, share_url
 from certificates.filters import CertificateFilter
 from certificates.forms import BulkReviewForm, ClaimForm, ClaimSelectedForm, LeadCorrectionForm, ReviewForm
 from certificates.intake.leads import intake_lead, vendor_named
@@ -22,6 +25,8 @@ from certificates.models import Certificate, Review, Vendor
 from certificates.next_steps import next_step
 from certificates.paginators import LazyPaginator
 from certificates.reports import scorecards
+from certificates.revocations.models import revoked
+from certificates.revocations.recording import due_soon, revocations_for
 from certificates.tables import CertificateTable, ReviewQueueTable
 from certificates.templatetags.tfdash_format import when
 from trustedform import TrustedFormError
@@ -37,6 +42,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "counts": {state: counts.get(state, 0) for state in Certificate.State.values},
         "at_risk": Certificate.objects.at_risk().count(),
         "to_review": reviewing.count_waiting(),
+        "revocations": due_soon() if request.user.has_perm("certificates.view_lead_contact") else None,
     }
     if request.user.has_perm("certificates.view_vendordayrollup"):
         ctx["report_summary"] = scorecards.home_summary()
@@ -59,7 +65,7 @@ class CertificateListView(PermissionRequiredMixin, SingleTableMixin, FilterView)
     table_pagination = {"paginator_class": LazyPaginator, "per_page": PER_PAGE}
 
     def get_queryset(self) -> QuerySet[Certificate]:
-        return Certificate.objects.select_related("vendor")
+        return Certificate.objects.select_related("vendor").annotate(on_hold=on_hold(), revoked=revoked())
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         export_format = request.GET.get("_export")
@@ -153,6 +159,13 @@ def _detail_context(
         "api_calls": list(certificate.api_calls.select_related("triggered_by"))
         if request.user.has_perm("certificates.view_api_log")
         else None,
+        "holds": list(
+            certificate.hold_memberships.select_related("hold").order_by("hold__released_at", "-joined_at")
+        ),
+        "revocations": list(revocations_for(certificate)),
+        "local_copy": LOCAL_COPY,
+        "share_url": next((url for c in claims if (url := share_url(c.raw_response))), ""),
+        "retention_years": settings.RETENTION_YEARS,
     }
 
 

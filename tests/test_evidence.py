@@ -65,6 +65,7 @@ def test_a_certificate_package_holds_the_page_the_json_and_a_manifest_that_verif
     archive = zipfile.ZipFile(io.BytesIO(response.content))
     assert sorted(archive.namelist()) == [
         "MANIFEST.sha256",
+        "README.txt",
         "evidence.html",
         "evidence.json",
         "manifest.json",
@@ -131,10 +132,10 @@ def test_a_filtered_set_is_built_in_the_background_one_folder_per_certificate(
     folders = {name.split("/")[0] for name in archive.namelist() if "/" in name}
     assert folders == {c.cert_id for c in wanted}
     manifest = verify_manifest(archive)
-    assert manifest["certificates"] == 2 and len(manifest["files"]) == 4  # two files per certificate
+    assert manifest["certificates"] == 2 and len(manifest["files"]) == 5  # two per certificate, README.txt
     assert all(NOTE in archive.read(f"{c.cert_id}/evidence.json").decode() for c in wanted)
     assert all(api_key not in archive.read(name).decode() for name in archive.namelist())
-    assert export_dir in packages.export_file(export).parents
+    assert export_dir in packages.done_file(export.state == "done", export.file_path).parents
 
 
 def test_someone_elses_export_cannot_be_downloaded(client, export_dir):
@@ -172,4 +173,4 @@ def test_an_export_of_too_many_certificates_fails_with_a_reason(export_dir, monk
     export.refresh_from_db()
     assert export.state == "failed"
     assert "matches 3 certificates" in export.error and "Narrow the filter" in export.error
-    assert packages.export_file(export) is None
+    assert packages.done_file(export.state == "done", export.file_path) is None

@@ -25,6 +25,8 @@ _ANALYST = [
     "certificates.claim_certificate",
     "certificates.review_certificate",
     "certificates.view_lead_contact",  # viewers see leads' emails and phones masked
+    "certificates.record_revocation",
+    "certificates.view_legalhold",
 ]
 _MANAGER = [
     "certificates.export_certificate",
@@ -34,6 +36,7 @@ _MANAGER = [
     "certificates.add_reportthreshold",
     "certificates.change_reportthreshold",
     "certificates.manage_alert",  # acknowledge alerts
+    "certificates.manage_legal_hold",  # place and release holds, open discovery requests
     "scanning.add_scanterm",
     "scanning.change_scanterm",
     "scanning.delete_scanterm",

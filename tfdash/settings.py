@@ -249,6 +249,18 @@ EVIDENCE_EXPORT_DIR = Path(env.str("EVIDENCE_EXPORT_DIR", default=str(BASE_DIR /
 # The API-call log keeps request/response bodies this long; `manage.py prune_api_log` blanks older ones
 # (their digest stays in the hash chain).
 API_LOG_BODY_RETENTION_DAYS = env.int("API_LOG_BODY_RETENTION_DAYS", default=365)
+# Evidence for the long haul (README, "Evidence for the long haul"). A certificate is kept whole for
+# RETENTION_YEARS past its last claim, then its lead's contact is anonymised unless a legal hold is on it.
+# Four years is the TCPA's statute of limitations: a shorter period would throw away evidence a suit
+# can still ask for, so it is refused.
+RETENTION_YEARS = env.int("RETENTION_YEARS", default=5)
+if RETENTION_YEARS < 4:
+    raise ImproperlyConfigured(
+        f"RETENTION_YEARS={RETENTION_YEARS}: keep evidence at least 4 years (the TCPA's limit)."
+    )
+# An RFC 3161 timestamp authority for every evidence and discovery manifest; off when empty.
+TIMESTAMP_AUTHORITY_URL = env.str("TIMESTAMP_AUTHORITY_URL", default="")
+TIMESTAMP_TIMEOUT_SECONDS = env.float("TIMESTAMP_TIMEOUT_SECONDS", default=15.0)
 # /healthz calls the worker stale when a due task has waited this long without being picked up.
 HEALTH_WORKER_STALE_SECONDS = env.int("HEALTH_WORKER_STALE_SECONDS", default=300)
 

@@ -9,7 +9,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from certificates import claiming
-from certificates.models import AccountStatus
+from certificates.evidence import retention
+from certificates.models import AccountStatus, LegalHold, RetentionRun
 from tfdash.roles import ADMIN, ROLE_PERMISSIONS, ROLES
 from trustedform import INSIGHTS_PROPERTIES
 
@@ -27,6 +28,11 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         "all_insights_properties": INSIGHTS_PROPERTIES,
         "claim_threads": settings.CLAIM_THREADS,
         "status": AccountStatus.current(),
+        "retention_years": settings.RETENTION_YEARS,
+        "retention_last": RetentionRun.objects.filter(dry_run=False).first(),
+        "retention_next": retention.next_run(),
+        "open_holds": LegalHold.objects.filter(released_at__isnull=True).count(),
+        "timestamp_authority": settings.TIMESTAMP_AUTHORITY_URL,
     }
     return render(request, "settings.html", ctx)
 

@@ -24,6 +24,7 @@ class Alert(models.Model):
         API_LOG_BROKEN = "api_log_broken", "The API-call log does not verify"
         API_LOG_HEAD = "api_log_head", "The API-call log's head, to keep"
         DAILY_DIGEST = "daily_digest", "Daily digest"
+        REVOCATIONS_OVERDUE = "revocations_overdue", "Revocations past their honour-by date"
         TEST = "test", "Test alert"
 
     class Severity(models.TextChoices):

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 GENESIS = "0" * 64
 PRUNE_OPERATION = "prune_bodies"
+# A retention run's record of the claims whose raw answer it blanked (certificates.evidence.retention).
+RETENTION_OPERATION = "apply_retention"
 # The fields each entry's hash covers, in order. Changing a list breaks every existing chain.
 V1_FIELDS = (
     "seq",

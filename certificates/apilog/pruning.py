@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import models, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from certificates.apilog.chain import PRUNE_OPERATION, canonical
+from certificates.apilog.chain import PRUNE_OPERATION, RETENTION_OPERATION, canonical
 from certificates.apilog.models import ApiCall, append_api_call
+from certificates.evidence.models import HeldCertificate
 
 # --- Pruning ------------------------------------------------------------------------------------------
 
@@ -23,11 +25,16 @@ class Pruning:
 
 def prune_bodies(*, before: datetime, dry_run: bool = False, batch: int = 5000) -> Pruning:
     """Blank the request/response bodies of answered rows older than `before`; their digests, hashes and
-    a chained pruning entry per batch (when, up to which date, how many rows) remain."""
+    a chained pruning entry per batch (when, up to which date, how many rows) remain. The calls of a
+    certificate on a legal hold are left whole."""
+    held = HeldCertificate.objects.filter(
+        certificate_id=OuterRef("certificate_id"), hold__released_at__isnull=True
+    )
     due = (
         ApiCall.objects.filter(created_at__lt=before, bodies_pruned_at__isnull=True, answer_seq__isnull=False)
         .exclude(request_body="", response_body="")
-        .exclude(operation=PRUNE_OPERATION)
+        .exclude(operation__in=(PRUNE_OPERATION, RETENTION_OPERATION))
+        .exclude(Exists(held))
     )
     if dry_run:
         return Pruning(due.count(), before)

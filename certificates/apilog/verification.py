@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from certificates.apilog.chain import (
     GENESIS,
     PRUNE_OPERATION,
+    RETENTION_OPERATION,
     body_digest,
     canonical,
     compute_answer_hash,
@@ -73,6 +74,8 @@ class _Prunings:
 
     by_time: dict[str, tuple[ApiCall, dict]]
     covered: dict[int, int]
+    # Results a retention entry re-recorded: "claim:<pk>" -> (digest before, digest after).
+    rerecorded: dict[str, tuple[str, str]]
 
 
 def verify(chunk_size: int = 2000, *, expect: tuple[int, str] | None = None) -> Verification:
@@ -80,7 +83,7 @@ def verify(chunk_size: int = 2000, *, expect: tuple[int, str] | None = None) -> 
     then check the claims and check-ins against the calls they name, and `expect` (a head kept
     elsewhere) against the chain."""
     expected_seq, expected_prev, rows, previous = 1, GENESIS, 0, None
-    prunings = _Prunings({}, {})
+    prunings = _Prunings({}, {}, {})
     pruned_rows: list[ApiCall] = []
     expect_found = False
     try:
@@ -109,8 +112,8 @@ def verify(chunk_size: int = 2000, *, expect: tuple[int, str] | None = None) -> 
             end = previous or "the start of the log"
             raise _Broken(f"entries #{last_seq + 1}-#{head.last_seq} removed: the log ends at {end}.")
         _check_prunings(prunings, pruned_rows)
-        _check_results(Claim, "claim", last_seq)
-        _check_results(CheckIn, "check-in", last_seq)
+        _check_results(Claim, "claim", last_seq, prunings.rerecorded)
+        _check_results(CheckIn, "check-in", last_seq, prunings.rerecorded)
         if expect is not None and not expect_found:
             raise _Broken(
                 f"the log ends at entry #{last_seq}, before entry #{expect[0]} kept elsewhere: it was shortened."
@@ -149,6 +152,8 @@ def _check_entry(
             return call.row_hash
         if call.operation == PRUNE_OPERATION:
             _note_pruning(call, prunings)
+        elif call.operation == RETENTION_OPERATION:
+            _note_retention(call, prunings)
         return call.row_hash
     if call.bodies_pruned_at is None and sha256_text(call.response_body) != call.response_sha256:
         raise _Broken(f"{name} was altered: its response body changed.")
@@ -166,6 +171,14 @@ def _note_pruning(call: ApiCall, prunings: _Prunings) -> None:
     prunings.covered[call.seq] = 0
 
 
+def _note_retention(call: ApiCall, prunings: _Prunings) -> None:
+    try:
+        results = json.loads(call.request_body)["results"]
+        prunings.rerecorded.update({key: (old, new) for key, (old, new) in results.items()})
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise _Broken(f"{_name(call, 'request')} was altered: its retention record is unreadable.") from None
+
+
 def _check_prunings(prunings: _Prunings, pruned_rows: list[ApiCall]) -> None:
     for call in pruned_rows:
         found = prunings.by_time.get(canonical(call.bodies_pruned_at))
@@ -180,9 +193,16 @@ def _check_prunings(prunings: _Prunings, pruned_rows: list[ApiCall]) -> None:
             )
 
 
-def _check_results(model: type[Claim | CheckIn], label: str, last_seq: int, batch: int = 1000) -> None:
-    """Every claim or check-in must name a call that exists, with the hash and result digest it says;
-    and every call that recorded a result must still have it."""
+def _check_results(
+    model: type[Claim | CheckIn],
+    label: str,
+    last_seq: int,
+    rerecorded: dict[str, tuple[str, str]],
+    batch: int = 1000,
+) -> None:
+    """Every claim or check-in must name a call that exists, with the hash and result digest it says
+    (or, after retention, the digest a retention entry re-recorded from exactly that one); and every
+    call that recorded a result must still have it."""
     unnamed = model.objects.filter(api_call_seq__isnull=True, api_call__hash_version=2).first()
     if unnamed is not None:
         raise _Broken(
@@ -221,7 +241,11 @@ def _check_results(model: type[Claim | CheckIn], label: str, last_seq: int, batc
                 raise _Broken(
                     f"{where} names {_name(call, 'request')}, whose hash is not the one it recorded."
                 )
-            if call.result_sha256 != result_digest(row):
+            digest = result_digest(row)
+            if call.result_sha256 != digest and rerecorded.get(f"{label}:{row.pk}") != (
+                call.result_sha256,
+                digest,
+            ):
                 raise _Broken(
                     f"{where} was altered: it no longer matches what {_name(call, 'answer')} recorded."
                 )

@@ -15,6 +15,7 @@ import hashlib
 import json
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import IO, Any
@@ -28,10 +29,27 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from certificates.claiming import redact
+from certificates.evidence import timestamps
 from certificates.filters import CertificateFilter
-from certificates.models import Actor, ApiCall, Certificate, CheckIn, Claim, EvidenceExport, Review, signed_in
+from certificates.models import (
+    Actor,
+    ApiCall,
+    Certificate,
+    CheckIn,
+    Claim,
+    EvidenceExport,
+    HeldCertificate,
+    Review,
+    signed_in,
+)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: local_copy, share_url, anonymised_at, legal_holds
+# What every package and the certificate page say about the copy tfdash keeps (README, "Evidence").
+LOCAL_COPY = (
+    "Everything TrustedForm answered when this certificate was claimed is kept in tfdash (each claim "
+    "answer and every API call's request and response) for the whole retention period. Reading it needs no "
+    "call to TrustedForm, even after TrustedForm has moved the certificate to cold storage."
+)
 # A package is for a dispute, not a data dump: past this, narrow the filter (or use the CSV export).
 MAX_CERTIFICATES = 10_000
 CHUNK = 200
@@ -54,11 +72,29 @@ def with_evidence(queryset: QuerySet[Certificate]) -> QuerySet[Certificate]:
         Prefetch(
             "api_calls", queryset=ApiCall.objects.select_related("triggered_by").order_by("created_at", "id")
         ),
+        Prefetch(
+            "hold_memberships",
+            queryset=HeldCertificate.objects.select_related("hold").order_by("joined_at", "id"),
+        ),
     )
 
 
 def _user(user: Actor) -> str | None:
     return user.get_username() if user is not None and user.is_authenticated else None
+
+
+def share_url(raw_response: dict[str, Any]) -> str:
+    """The session-replay link TrustedForm gave in a claim answer, if any: v4 `retain.results.share_url`,
+    a Meta answer's top-level `share_url`, a v3 answer's `share_url` (docs/trustedform-api.md §3.1)."""
+    retain = raw_response.get("retain") if isinstance(raw_response, dict) else None
+    results = retain.get("results") if isinstance(retain, dict) else None
+    for found in (
+        results.get("share_url") if isinstance(results, dict) else None,
+        raw_response.get("share_url"),
+    ):
+        if isinstance(found, str) and found.startswith("https://"):
+            return found
+    return ""
 
 
 def evidence_for(certificate: Certificate) -> dict[str, Any]:
@@ -87,6 +123,20 @@ def evidence_for(certificate: Certificate) -> dict[str, Any]:
             "checked_in_at": certificate.checked_in_at,
             "retained_until": certificate.retained_until,
         },
+        "local_copy": LOCAL_COPY,
+        "share_url": next(
+            (share_url(c.raw_response) for c in certificate.claims.all() if share_url(c.raw_response)), ""
+        ),
+        "anonymised_at": certificate.anonymised_at,
+        "legal_holds": [
+            {
+                "name": m.hold.name,
+                "placed_at": m.hold.placed_at,
+                "joined_at": m.joined_at,
+                "released_at": m.hold.released_at,
+            }
+            for m in certificate.hold_memberships.all()
+        ],
         "lead": {
             "vendor": certificate.vendor.name,
             "reference": certificate.reference,
@@ -117,6 +167,7 @@ def evidence_for(certificate: Certificate) -> dict[str, Any]:
                 "insights": c.insights,
                 "verify": c.verify,
                 "api_call_id": c.api_call_id,
+                "share_url": share_url(c.raw_response),
                 "raw_response": c.raw_response,
             }
             for c in certificate.claims.all()
@@ -172,8 +223,18 @@ def _pretty(value: Any) -> str:
     return json.dumps(value, cls=DjangoJSONEncoder, indent=2, ensure_ascii=False)
 
 
+@dataclass(frozen=True)
+class Sealed:
+    """How a package was closed: the digest of its MANIFEST.sha256, and whether a TSA stamped it."""
+
+    manifest_sha256: str
+    timestamped: bool
+
+
 class ManifestZip:
-    """A ZipFile that hashes every entry as it is written, then closes with the two manifests."""
+    """A ZipFile that hashes every entry as it is written, then closes with the manifests: `manifest.json`,
+    `MANIFEST.sha256` (`sha256sum -c` format, every file) and, with TIMESTAMP_AUTHORITY_URL set, the
+    authority's timestamp of MANIFEST.sha256 as `MANIFEST.sha256.tsr`."""
 
     def __init__(self, target: IO[bytes] | Path, *, description: dict[str, Any]) -> None:
         self.zip = zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED)
@@ -184,7 +245,22 @@ class ManifestZip:
         self.zip.writestr(name, data)
         self.entries.append({"name": name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
 
-    def close(self) -> None:
+    def write_file(self, name: str, path: Path) -> None:
+        """Add a file from disk, streamed (a large summary never sits in memory whole)."""
+        digest, size = hashlib.sha256(), 0
+        with path.open("rb") as source, self.zip.open(name, "w", force_zip64=True) as target:
+            for block in iter(lambda: source.read(1 << 20), b""):
+                digest.update(block)
+                size += len(block)
+                target.write(block)
+        self.entries.append({"name": name, "sha256": digest.hexdigest(), "bytes": size})
+
+    def close(self) -> Sealed:
+        url = settings.TIMESTAMP_AUTHORITY_URL
+        self.write(
+            "README.txt",
+            render_to_string("certificates/evidence_readme.txt", {"timestamped": bool(url)}).encode(),
+        )
         manifest = json.dumps(
             {
                 **self.description,
@@ -196,9 +272,15 @@ class ManifestZip:
             indent=2,
         ).encode()
         self.write("manifest.json", manifest)
-        lines = "".join(f"{e['sha256']}  {e['name']}\n" for e in self.entries)
+        lines = "".join(f"{e['sha256']}  {e['name']}\n" for e in self.entries).encode()
         self.zip.writestr("MANIFEST.sha256", lines)
-        self.zip.close()
+        try:
+            if url:
+                stamped = timestamps.stamp(lines, url=url, timeout=settings.TIMESTAMP_TIMEOUT_SECONDS)
+                self.zip.writestr("MANIFEST.sha256.tsr", stamped.reply)
+        finally:
+            self.zip.close()
+        return Sealed(hashlib.sha256(lines).hexdigest(), bool(url))
 
 
 def certificate_package(certificate: Certificate) -> bytes:
@@ -231,7 +313,7 @@ def start_evidence_export(*, user: Actor, query: str) -> EvidenceExport:
     return export
 
 
-def _ids_in_chunks(queryset: QuerySet[Certificate]) -> Iterator[list[int]]:
+def ids_in_chunks(queryset: QuerySet[Certificate]) -> Iterator[list[int]]:
     chunk: list[int] = []
     for pk in queryset.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=2_000):
         chunk.append(pk)
@@ -269,7 +351,7 @@ def build_evidence_export(export_id: int) -> dict:
             package = ManifestZip(
                 handle, description={"export": export.pk, "query": export.query, "certificates": total}
             )
-            for ids in _ids_in_chunks(queryset):
+            for ids in ids_in_chunks(queryset):
                 for certificate in with_evidence(Certificate.objects.filter(pk__in=ids)).order_by("pk"):
                     for name, data in package_files(certificate):
                         package.write(f"{certificate.cert_id}/{name}", data)
@@ -288,13 +370,13 @@ def build_evidence_export(export_id: int) -> dict:
         state=EvidenceExport.State.DONE,
         done=export.done,
         file_path=str(final),
-        sha256=_file_sha256(final),
+        sha256=file_sha256(final),
         finished_at=timezone.now(),
     )
     return {"state": EvidenceExport.State.DONE, "certificates": export.done}
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -302,9 +384,9 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def export_file(export: EvidenceExport) -> Path | None:
-    """The finished file, only if it lies inside the export directory."""
-    if export.state != EvidenceExport.State.DONE or not export.file_path:
+def done_file(done: bool, file_path: str) -> Path | None:
+    """A finished package's file, only if it lies inside the export directory."""
+    if not done or not file_path:
         return None
-    path = Path(export.file_path).resolve()
+    path = Path(file_path).resolve()
     return path if path.is_file() and path.is_relative_to(export_dir().resolve()) else None

@@ -9,4 +9,5 @@ app_name = "api"
 urlpatterns = [
     path("leads", api_views.leads, name="leads"),
     path("leads/<str:cert_id>", api_views.lead_detail, name="lead"),
+    path("revocations", api_views.revocations, name="revocations"),
 ]

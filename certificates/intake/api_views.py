@@ -19,6 +19,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from certificates.intake import api, importer, tokens
 from certificates.models import Certificate, IntakeToken
+from certificates.revocations import recording
+from certificates.revocations.models import Revocation
 
 MAX_LEADS = 1000
 STATUS_NAMES = {
@@ -170,3 +172,42 @@ def _result(index: int, outcome: importer.RowOutcome, states: dict[str, str]) ->
         result["state"] = states.get(outcome.cert_id)
         result["url"] = reverse("api:lead", args=[outcome.cert_id])
     return result
+
+
+@token_required("revocations:write", methods=("POST",))
+def revocations(request: HttpRequest, token: IntakeToken) -> JsonResponse:
+    """Record one revocation of consent or a list of them: {phone and/or email, revoked_at, channel,
+    note}. Answers 201 (all taken), 207 (some) or 422 (none), with each item's honour-by date or errors.
+    The same revocation sent again is found, not doubled (`"status": "duplicate"`)."""
+    try:
+        data = json.loads(request.body)
+    except RequestDataTooBig:
+        return problem(
+            413, "too_large", f"The request body is too large; send at most {MAX_LEADS} revocations."
+        )
+    except (ValueError, RecursionError) as exc:
+        return problem(400, "bad_json", f"The body is not valid JSON: {str(exc)[:200]}")
+    items = [data] if isinstance(data, dict) else data
+    if not isinstance(items, list) or not items:
+        return problem(400, "bad_request", "Send one revocation object or a non-empty list of them.")
+    if len(items) > MAX_LEADS:
+        return problem(413, "too_large", f"At most {MAX_LEADS} revocations per request (got {len(items)}).")
+    results = []
+    for index, item in enumerate(items):
+        clean, errors = recording.clean_revocation(item if isinstance(item, dict) else {})
+        if clean is None:
+            reasons = [{"field": name, "reason": reason} for name, reason in errors]
+            results.append({"index": index, "status": "rejected", "errors": reasons})
+            continue
+        revocation, created = recording.record_revocation(clean, user=None, source=Revocation.Source.API)
+        results.append(
+            {
+                "index": index,
+                "status": "recorded" if created else "duplicate",
+                "id": revocation.pk,
+                "honour_by": revocation.honour_by.isoformat(),
+            }
+        )
+    rejected = sum(r["status"] == "rejected" for r in results)
+    status = 201 if not rejected else 422 if rejected == len(results) else 207
+    return JsonResponse({"results": results}, status=status)

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from certificates.evidence.holds import join_open_holds
 from certificates.exporting import neutralise
 from certificates.intake.leads import (
     FIELDS,
@@ -281,6 +282,8 @@ class LeadImporter:
                     for e in outcome.errors
                 ]
         Certificate.objects.bulk_create(certificates, batch_size=1000)
+        if certificates:
+            join_open_holds(Certificate.objects.filter(cert_id__in=[c.cert_id for c in certificates]))
         if reused:
             Certificate.objects.filter(cert_id__in=reused, reused=False).update(reused=True)
         ImportRowError.objects.bulk_create(errors, batch_size=1000)

@@ -19,6 +19,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from certificates.evidence.holds import join_open_holds
 from certificates.exporting import FORMULA_LIKE_NAME, formula_like
 from certificates.models import (
     Certificate,
@@ -102,6 +103,7 @@ def intake_lead(
     except IntegrityError:
         existing = Certificate.objects.get(cert_id=ref.cert_id)
         return Intake(existing, created=False, reused=existing.vendor_id != vendor.pk)
+    join_open_holds(Certificate.objects.filter(pk=certificate.pk))
     return Intake(certificate, created=True, reused=False)
 
 

@@ -17,7 +17,11 @@ from certificates.models import (
 # --- Intake tokens ---------------------------------------------------------------------------------
 
 TOKEN_PREFIX = "tfi_"
-TOKEN_SCOPES = {"leads:write": "Push leads", "leads:read": "Read a lead's state back"}
+TOKEN_SCOPES = {
+    "leads:write": "Push leads",
+    "leads:read": "Read a lead's state back",
+    "revocations:write": "Record consumers' revocations of consent",
+}
 
 
 def hash_token(raw: str) -> str:

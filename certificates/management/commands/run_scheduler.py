@@ -12,6 +12,7 @@ from certificates import sweeping
 from certificates.alerts.models import Alert
 from certificates.alerts.raising import raise_alert, resolve_alerts
 from certificates.apilog import models as api_log
+from certificates.evidence import retention
 
 ADVISORY_LOCK_ID = 0x7466_6461  # "tfda"
 logger = logging.getLogger("certificates.apilog")
@@ -43,8 +44,10 @@ class Command(BaseCommand):
 
     def _sweep(self, every: float, once: bool) -> None:
         anchored: date | None = None
+        retained: date | None = None
         while True:
             anchored = self._anchor_head(anchored)
+            retained = self._retain_daily(retained)
             stats = sweeping.sweep_and_wake()
             if stats.due or stats.checked_in or stats.expired:
                 self.stdout.write(
@@ -74,6 +77,14 @@ class Command(BaseCommand):
                 details={"head": head},
             )
             resolve_alerts(Alert.Event.API_LOG_HEAD, subject=today.isoformat())  # a record, not a problem
+        return today
+
+    def _retain_daily(self, retained: date | None) -> date:
+        """Once a day, have a worker apply the retention rule (it skips a day that already has its run)."""
+        today = timezone.now().date()
+        if retained != today and not retention.ran_on(today):
+            retention.apply_retention_task.enqueue()
+            self.stdout.write("retention: queued today's run")
         return today
 
     def _take_lock(self) -> bool:
