@@ -144,6 +144,9 @@ def _detail_context(
     correction_form: LeadCorrectionForm | None = None,
 ) -> dict:
     claims = list(certificate.claims.select_related("claimed_by", "api_call"))  # api_call: the version sent
+    holds = list(
+        certificate.hold_memberships.select_related("hold").order_by("hold__released_at", "-joined_at")
+    )
     return {
         "page": "certificates",
         "certificate": certificate,
@@ -159,9 +162,8 @@ def _detail_context(
         "api_calls": list(certificate.api_calls.select_related("triggered_by"))
         if request.user.has_perm("certificates.view_api_log")
         else None,
-        "holds": list(
-            certificate.hold_memberships.select_related("hold").order_by("hold__released_at", "-joined_at")
-        ),
+        "holds": holds,
+        "on_hold": any(m.hold.released_at is None for m in holds),
         "revocations": list(revocations_for(certificate)),
         "local_copy": LOCAL_COPY,
         "share_url": next((url for c in claims if (url := share_url(c.raw_response))), ""),

@@ -260,9 +260,4 @@ def suppression_rows() -> Iterator[list[str]]:
         for kind, value in (("phone", r.phone_normalised), ("email", r.email_normalised)):
             if value and (kind, value) not in seen:
                 seen.add((kind, value))
-                yield [
-                    kind,
-                    value,
-                    f"{timezone.localtime(r.revoked_at):%Y-%m-%d}",
-                    r.get_state_display().lower(),
-                ]
+                yield [kind, value, f"{timezone.localtime(r.revoked_at):%Y-%m-%d}"]
