@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import urllib.error
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-import requests
 from asn1crypto import algos, cms, tsp
 
 CONTENT_TYPE_QUERY = "application/timestamp-query"
@@ -83,21 +86,34 @@ def read_reply(reply: bytes, *, data: bytes, nonce: int) -> Timestamp:
         ) from None
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a redirect is answered as the error it is, never followed
+
+
+# The standard library, not requests: the project keeps `requests` to its two HTTP doors (the TrustedForm
+# client and the alert sender), and this is one small POST of a few bytes with a timeout.
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
 def stamp(data: bytes, *, url: str, timeout: float = 15.0) -> Timestamp:
     """Ask the authority at `url` to timestamp `data`; raise TimestampError with the reason if it won't."""
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        raise TimestampError(f"TIMESTAMP_AUTHORITY_URL {url!r} is not an http(s) URL.")
     nonce = secrets.randbits(63)
+    request = urllib.request.Request(  # noqa: S310 -- the scheme is checked above
+        url,
+        data=timestamp_request(data, nonce),
+        headers={"Content-Type": CONTENT_TYPE_QUERY, "Accept": CONTENT_TYPE_REPLY},
+        method="POST",
+    )
     try:
-        answer = requests.post(
-            url,
-            data=timestamp_request(data, nonce),
-            headers={"Content-Type": CONTENT_TYPE_QUERY, "Accept": CONTENT_TYPE_REPLY},
-            timeout=timeout,
-            allow_redirects=False,
-        )
-    except requests.RequestException as exc:
+        with _opener.open(request, timeout=timeout) as answer:
+            reply = answer.read(1 << 20)  # a timestamp reply is a few KB
+    except urllib.error.HTTPError as exc:
+        raise TimestampError(f"The timestamp authority at {url} answered HTTP {exc.code}.") from None
+    except (urllib.error.URLError, OSError) as exc:
         raise TimestampError(
             f"The timestamp authority at {url} could not be reached ({type(exc).__name__})."
         ) from None
-    if answer.status_code != 200:
-        raise TimestampError(f"The timestamp authority at {url} answered HTTP {answer.status_code}.")
-    return read_reply(answer.content, data=data, nonce=nonce)
+    return read_reply(reply, data=data, nonce=nonce)

@@ -1,6 +1,7 @@
 """Build a discovery package for one person, place a hold on what it finds, and say where it is."""
 
 import json as _json
+from datetime import date
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -34,7 +35,7 @@ class Command(BaseCommand):
             vendor_row = Vendor.objects.filter(name__iexact=vendor.strip()).first()
             if vendor_row is None:
                 raise CommandError(f"No vendor is called “{vendor}”.")
-        dates = {}
+        dates: dict[str, date | None] = {}
         for name, value in (("since", since), ("until", until)):
             if value and (dates.setdefault(name, parse_date(value)) is None):
                 raise CommandError(f"--{name} {value!r} is not a date (YYYY-MM-DD).")
