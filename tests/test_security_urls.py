@@ -34,7 +34,7 @@ ALLOWED = {
     "password-set-done": {"GET": {200}, "POST": {405}},
 }
 # The token API answers JSON: 401 without a token, 405 for a method it does not take.
-TOKEN_API = {"api:leads", "api:lead"}
+TOKEN_API = {"api:leads", "api:lead", "api:revocations"}
 TOKEN_API_STATUSES = {401, 403, 404, 405}
 
 

@@ -106,7 +106,8 @@ class Command(BaseCommand):
 
 
 def insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
-    """INSERT many rows with one executemany, values prepared by each field for this database.
+    """INSERT many rows with one executemany (COPY on PostgreSQL), values prepared by each field for this
+    database.
 
     Why not bulk_create: measured here, it spends ~1.5 ms per certificate compiling SQL value by value
     (a million rows would take half an hour); executemany with prepared tuples takes a tenth of that.
@@ -131,6 +132,15 @@ def insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> None:
         for row in rows
     )
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY: PostgreSQL's bulk load, several times faster than any INSERT for a million rows.
+            copy_sql = "COPY {} ({}) FROM STDIN".format(
+                quote(model._meta.db_table), ", ".join(quote(str(f.column)) for f in fields)
+            )
+            with cursor.cursor.copy(copy_sql) as copy:
+                for values in params:
+                    copy.write_row(values)
+            return
         cursor.executemany(sql, list(params))
 
 
