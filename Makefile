@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 WEB_PORT ?= 8000
 SANDBOX_PORT ?= 8001
 B ?=
+DB ?=
 
 # Django 6 needs Python >= 3.12. `python3.12` on PATH may be a pyenv shim that fails, so each candidate
 # is run and checked before it is chosen (docs/architecture.md).
@@ -21,13 +22,14 @@ RUN_ENV := DEBUG=True TRUSTEDFORM_API_BASE=http://127.0.0.1:$(SANDBOX_PORT) \
 	TRUSTEDFORM_API_KEY=sandbox-demo-key SANDBOX_API_KEY=sandbox-demo-key \
 	WEB_PORT=$(WEB_PORT) SANDBOX_PORT=$(SANDBOX_PORT)
 
-.PHONY: help run test test-sqlite test-postgres lint format bench install chromium migrations-check clean
+.PHONY: help run test test-sqlite test-postgres lint format bench bench-smoke fuzz install chromium migrations-check clean
 
 help:
 	@echo "make run    set up and start tfdash (web, sandbox, worker) on http://127.0.0.1:$(WEB_PORT)/"
 	@echo "make test   set up and run the whole test suite (SQLite, PostgreSQL, browser)"
 	@echo "make lint   ruff, django-upgrade, djhtml and mypy"
-	@echo "make bench  run the benchmarks (B=<name> for one)"
+	@echo "make bench  run the benchmarks (B=<name> for one; DB=postgres on PostgreSQL)"
+	@echo "make fuzz   fuzz the sandbox with the v4 spec: $(FUZZ_EXAMPLES) requests, a random seed (FUZZ_SEED=<n> reruns one)"
 
 $(VENV)/.installed: pyproject.toml
 	@py=$$($(FIND_PYTHON)); \
@@ -74,6 +76,7 @@ test: install chromium
 	$(PY) manage.py makemigrations --check --dry-run -v 0 --settings tests.settings
 	$(MAKE) test-sqlite
 	$(MAKE) test-postgres
+	$(MAKE) bench-smoke
 
 test-sqlite: install
 	$(VENV)/bin/pytest -q -m "not postgres" $(PYTEST_ARGS)
@@ -95,8 +98,24 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/djhtml --tabwidth 2 $(TEMPLATES)
 
+# `make bench` on SQLite, `make bench DB=postgres` on a throwaway PostgreSQL server (figures named pg_*).
 bench: install
+ifeq ($(DB),postgres)
+	BENCH_DB=postgres scripts/with-postgres $(PY) bench/run.py $(B)
+else
 	$(PY) bench/run.py $(B)
+endif
+
+# Every bench at a tiny size, on both engines: proves each still runs (make test runs this).
+bench-smoke: install
+	BENCH_SMOKE=1 $(PY) bench/run.py
+	BENCH_SMOKE=1 BENCH_DB=postgres scripts/with-postgres $(PY) bench/run.py
+
+# The fuzz test of `make test`, run longer and with a new seed each time (README "Fuzzing the sandbox").
+FUZZ_EXAMPLES ?= 6000
+FUZZ_SEED ?= random
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) $(VENV)/bin/pytest -q -s tests/test_sandbox_fuzz.py
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -10,13 +10,14 @@ from __future__ import annotations
 import time
 import tracemalloc
 
+from bench.common import size
 from bench.list_pages import logged_in_session, setup_django
 
-ROWS = 250_000
+ROWS = size(250_000, 2_000)
 
 
 def run() -> None:
-    setup_django(ROWS)
+    setup_django(ROWS, name="export")
     from django.test import Client
     from django.urls import reverse
 

@@ -14,7 +14,6 @@ removes the holds, requests and exports an earlier run left there.
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
@@ -22,27 +21,24 @@ import tracemalloc
 from datetime import timedelta
 from pathlib import Path
 
-CERTIFICATES = 100_000
-PERSON = 1_000  # certificates of the one person discovery asks about
+from bench import common
+from bench.common import mark_filled, size, use_database
+
+CERTIFICATES = size(100_000, 1_000)
+PERSON = size(1_000, 10)  # certificates of the one person discovery asks about
 PHONE = "5135556719"
 
 
-def setup() -> Path:
-    db = Path(tempfile.gettempdir()) / f"tfdash-bench-long-haul-{CERTIFICATES}.sqlite3"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
-    os.environ["DATABASE_URL"] = f"sqlite:///{db}"
-    import django
-
-    django.setup()
+def setup() -> None:
+    fresh = use_database(f"long-haul-{CERTIFICATES}")
+    common.setup_django()
     from django.core.management import call_command
     from django.utils import timezone
 
     from certificates.models import Certificate, Claim
 
-    call_command("migrate", verbosity=0)
-    ready = db.with_suffix(".ready")
-    if not ready.exists():
-        print(f"# generating {CERTIFICATES:,} certificates into {db} (once; cached)", flush=True)
+    if fresh:
+        print(f"# generating {CERTIFICATES:,} certificates (SQLite: once, cached)", flush=True)
         call_command("generate_certificates", CERTIFICATES, seed=7, stdout=sys.stderr)
         # Six years old: every one of them is past a five-year retention period.
         shift = timedelta(days=6 * 365)
@@ -55,8 +51,7 @@ def setup() -> Path:
             ]
         )
         Certificate.objects.filter(pk__in=ids).update(lead_phone="(513) 555-6719", phone_normalised=PHONE)
-        ready.touch()
-    return db
+        mark_filled(f"long-haul-{CERTIFICATES}")
 
 
 def peak_of(fn) -> tuple[float, float, object]:
@@ -102,6 +97,7 @@ def run() -> None:
     request = discovery.open_request(user=None, hold_name="Bench: one person", phone=PHONE)
     seconds, peak, built = peak_of(lambda: discovery.build(request))
     assert built.total == PERSON, built.total
+    print(f"BENCH discovery_certificates {built.total} certificates", flush=True)
     print(f"BENCH discovery_seconds_per_1k_certs {seconds / (PERSON / 1000):.2f} s", flush=True)
     print(f"BENCH discovery_peak_mem_mb {peak:.1f} MB", flush=True)
     print(f"BENCH evidence_export_seconds_per_1k_certs {base_seconds / (PERSON / 1000):.2f} s", flush=True)

@@ -11,6 +11,7 @@ because the naive loop explains nothing either.
 Run from the repository root: .venv/bin/python bench/scan_engine.py
 """
 
+import os
 import random
 import re
 import sys
@@ -25,7 +26,7 @@ from scanning.terms import TermSpec
 from scanning.text import normalise
 
 PAGE_BYTES = 200_000
-REPETITIONS = 9
+REPETITIONS = 1 if os.environ.get("BENCH_SMOKE") == "1" else 9
 SEED = 20_260_101
 
 SYLLABLES = "vel tor bri xa nor va lum ent kai ro zen tri mo dax quo pel sar fin gal ver cor ith".split()  # noqa: SIM905

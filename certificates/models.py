@@ -381,8 +381,11 @@ class AccountStatus(models.Model):
     paused_at = models.DateTimeField(null=True, blank=True)
     resumed_at = models.DateTimeField(null=True, blank=True)
     resumed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    # Bumped whenever permissions or roles change: each process keeps a user's permissions for one
+    # version (tfdash.authcache). Only that module writes it, with an UPDATE; `save()` leaves it alone.
+    auth_version = models.BigIntegerField(default=0, editable=False)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["auth_version"])
 
     class Meta:
         verbose_name_plural = "account status"
@@ -390,6 +393,13 @@ class AccountStatus(models.Model):
 
     def __str__(self) -> str:
         return "claiming paused" if self.claiming_paused else "claiming active"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "auth_version"
+            ]
+        super().save(*args, **kwargs)
 
     @classmethod
     def current(cls) -> AccountStatus:

@@ -57,6 +57,16 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture(autouse=True)
+def _forget_kept_permissions():
+    """Each test rolls its database back (auth version included): what a process kept goes too."""
+    from tfdash import authcache
+
+    authcache.forget_all()
+    yield
+    authcache.forget_all()
+
+
+@pytest.fixture(autouse=True)
 def _empty_django_cache():
     """Each test starts with an empty cache: the database is emptied between tests, so what the cache
     remembers of it (the open-alert count, compiled scan profiles) must be too."""

@@ -122,9 +122,13 @@ def test_pages_carry_the_csp_and_refuse_framing(client):
     assert response["Referrer-Policy"] == "same-origin"
 
 
-# Documents that are not pages of the site: a file inside an evidence ZIP, an email (mail clients need
-# inline styles).
-NOT_SERVED = {"certificates/evidence_package.html", "alerts/alert_email.html"}
+# Documents that are not pages of the site: files inside an evidence or discovery ZIP, an email (mail
+# clients need inline styles).
+NOT_SERVED = {
+    "certificates/evidence_package.html",
+    "certificates/discovery_index.html",
+    "alerts/alert_email.html",
+}
 
 
 def csp_offences(path: Path) -> list[str]:

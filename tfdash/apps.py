@@ -30,3 +30,6 @@ class TfdashConfig(AppConfig):
         user_logged_in.disconnect(dispatch_uid="update_last_login")
         user_logged_in.connect(_update_last_login, dispatch_uid="tfdash.update_last_login")
         from tfdash import preferences  # noqa: F401  (connects the receiver that reads a person's time zone at login)
+        from tfdash.authcache import connect_signals
+
+        connect_signals()

@@ -3,6 +3,7 @@ from django.utils.functional import SimpleLazyObject
 
 from certificates.alerts.raising import open_alert_count
 from certificates.models import AccountStatus
+from tfdash.authcache import role_names
 
 
 def navigation(request: HttpRequest) -> dict[str, object]:
@@ -15,4 +16,5 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     return {
         "account_status": request._account_status,  # type: ignore[attr-defined]
         "open_alerts": SimpleLazyObject(open_alert_count),
+        "user_roles": SimpleLazyObject(lambda: role_names(request.user)),
     }

@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The AccountStatus row, once per request: the paused banner and the auth version (tfdash.authcache).
+    "tfdash.authcache.AccountStatusMiddleware",
     # Responses to a signed-in user (leads' emails and phones) are never cached: Cache-Control: no-store.
     "tfdash.caching.NoStoreMiddleware",
     # Every page needs a login unless its view is marked @login_not_required.
@@ -132,7 +134,8 @@ SESSION_COOKIE_HTTPONLY = True
 # The Axes backend only watches for lockouts; ModelBackend does the authenticating.
 AUTHENTICATION_BACKENDS = [
     "tfdash.auth.LockoutBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend, keeping permissions per process for the request's auth version (tfdash.authcache).
+    "tfdash.authcache.CachedPermissionsBackend",
 ]
 
 # Brute-force protection (django-axes): five wrong passwords for one user name from one address lock
