@@ -85,7 +85,8 @@ def certificate(call: claiming.Call, cert_id: str, request: HttpRequest) -> Http
     if request.method == "GET":
         return claiming.view(call, cert_id)
     if not request.headers.get("Content-Type"):
-        return r.missing_content_type()
+        claiming.account_checks(call)  # credentials first (readings, Request checks)
+        raise r.ApiError(r.MISSING_CONTENT_TYPE)
     return claiming.claim(call, cert_id, request)
 
 

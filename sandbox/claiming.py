@@ -8,6 +8,7 @@ import base64
 import binascii
 import hmac
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -99,11 +100,36 @@ def _is_json(request: HttpRequest) -> bool:
     return (request.content_type or "").lower() == "application/json"
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} does not fit a double")
+    return value
+
+
+def _double_int(text: str) -> int:
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        raise ValueError(f"{text[:20]}... does not fit a double") from None
+    return value
+
+
+def strict_json(text: bytes | str) -> Any:
+    """RFC 8259 JSON only: NaN, Infinity and numbers beyond a double raise ValueError."""
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_double_int)
+
+
 def _json_body(request: HttpRequest) -> Any:
     if not request.body.strip():
         return {}
     try:
-        return json.loads(request.body)
+        return strict_json(request.body)
     except (ValueError, UnicodeDecodeError):
         raise r.ApiError(r.SCHEMA) from None
 
@@ -273,7 +299,7 @@ def _string_or_strings(value: Any) -> bool:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _check_entitlement(body: dict[str, Any], state: State) -> list[str]:
@@ -309,6 +335,8 @@ def _check_schema(body: dict[str, Any], cert: Certificate) -> None:
             raise r.ApiError(r.SCHEMA)
         if any(retain.get(k) is not None and not isinstance(retain[k], str) for k in retain):
             raise r.ApiError(r.SCHEMA)
+        if any(k in retain and retain[k] is None for k in readings.RETAIN_ECHOED):
+            raise r.ApiError(r.SCHEMA)
         if web and "match_lead" not in body:
             raise r.ApiError(r.MATCH_LEAD_REQUIRED)
     if "insights" in body:
@@ -328,7 +356,7 @@ def _check_schema(body: dict[str, Any], cert: Certificate) -> None:
             if any(k in scans and not _string_or_strings(scans[k]) for k in ("required", "forbidden")):
                 raise r.ApiError(r.SCHEMA)
             delimiter = scans.get("delimiter")
-            if delimiter is not None and not isinstance(delimiter, str):
+            if "delimiter" in scans and not isinstance(delimiter, str):
                 raise r.ApiError(r.SCHEMA)
             try:
                 scan.check_delimiter(delimiter)
@@ -344,7 +372,10 @@ def _check_schema(body: dict[str, Any], cert: Certificate) -> None:
             if key in params and not _number(params[key]):
                 raise r.ApiError(r.SCHEMA)
         allowed = params.get("opt_in_types_allowed", [])
-        if not isinstance(allowed, list) or not set(allowed) <= {"manual", "pre-selected", "non-interactive"}:
+        # Each item's type is checked first: an object or a list in it must not reach a set() (readings).
+        if not isinstance(allowed, list) or not all(
+            isinstance(a, str) and a in readings.OPT_IN_TYPES for a in allowed
+        ):
             raise r.ApiError(r.SCHEMA)
 
 
@@ -425,8 +456,7 @@ def run_operations(call: Call, cert: Certificate, request: HttpRequest) -> tuple
             answer["match_lead"] = sections["match_lead"]
         if context is not None:
             answer["retain"] = {
-                "reference": body["retain"].get("reference"),
-                "vendor": body["retain"].get("vendor"),
+                **{k: body["retain"][k] for k in readings.RETAIN_ECHOED if k in body["retain"]},
                 "results": {
                     "expires_at": clock.isoformat(context.retained_until),
                     "previously_retained": context.previously_retained,

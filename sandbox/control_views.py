@@ -4,14 +4,13 @@ No authentication: the sandbox is a loopback test emulator, and these endpoints 
 tests, benchmarks and demo that drive it. The real service has nothing like them.
 """
 
-import json
 from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from sandbox import clock, faults, ids, insights, requestlog, store
+from sandbox import claiming, clock, faults, ids, insights, requestlog, store
 from sandbox import responses as r
 from sandbox import state as sandbox_state
 from sandbox.models import Certificate, CertificateFault, Claim, RequestRecord
@@ -20,7 +19,7 @@ from sandbox.models import Certificate, CertificateFault, Claim, RequestRecord
 def _json(request: HttpRequest) -> dict[str, Any]:
     if not request.body.strip():
         return {}
-    data = json.loads(request.body)
+    data = claiming.strict_json(request.body)  # what is minted is answered later, so it must be JSON too
     if not isinstance(data, dict):
         raise ValueError("the body must be a JSON object")
     return data

@@ -83,8 +83,9 @@ _INPUT_METHODS = [["typing"], ["typing", "paste"], ["autofill"], ["typing", "aut
 
 
 def _version(full: str) -> dict[str, str | None]:
-    parts = full.strip(".").split(".") + [None, None]
-    return {"full": full, "major": parts[0], "minor": parts[1], "patch": parts[2] if parts[2] else None}
+    """Split at the dots: a part after a trailing dot is "", an absent part null (readings, Insights)."""
+    parts: list[str | None] = [*full.split("."), None, None]
+    return {"full": full, "major": parts[0], "minor": parts[1], "patch": parts[2]}
 
 
 def _seed(cert_id: str) -> bytes:

@@ -29,6 +29,10 @@ DEFAULT_CLAIM_LIMIT = 5
 V3_RETAINED_EXPIRY_FIELD = "expires_at"
 # Reading (§3.1): v4 `retain.results.expires_at` is described as when the certificate "will no longer be
 # available for API requests"; the emulator answers the retained copy's expiry (claim time + 5 years).
+# Reading (§3.1, SPEC4 RetainParameters/RetainResult): `reference` and `vendor` are strings; the answer
+# echoes the ones sent and leaves out the ones not sent (the spec types them as strings, never null), and
+# a null one is the schema error, like any other value of the wrong type.
+RETAIN_ECHOED = ("reference", "vendor")
 # Reading (§3.1 [X]): v4 `retain.results` carries `share_url` as in the only live recording (LeadConduit's
 # fixture), although the spec says share URLs left the API.
 # Reading (§3.1/§3.3): a v4 `retain` on a mobile or Meta certificate does not need `match_lead`, because
@@ -52,11 +56,26 @@ API_VERSIONS = {"3": "3.0", "3.0": "3.0", "4": "4.0", "4.0": "4.0"}
 # Reading: any other Api-Version value answers 400 {"outcome":"error","reason":"Unsupported API version"}.
 
 # --- Request checks (§10) -----------------------------------------------------------------------------------
-# Reading (§2.1 "opaque 400"): only the claim (`POST /<id>`) requires a Content-Type; the check runs
-# before anything else and answers 400 with a plain-text "Bad Request". Check-in and ping bodies are
-# optional (§3.9), so they do not need one.
-MISSING_CONTENT_TYPE_BODY = "Bad Request"
+# Reading (§2.1 "opaque 400"): only the claim (`POST /<id>`) requires a Content-Type; check-in and ping
+# bodies are optional (§3.9), so they do not need one. The one field observation is a 400 that said
+# nothing useful; the emulator answers it as JSON like every other 400 (§3.4: v4 bodies carry `outcome`
+# and `reason`), with the reason "Bad Request".
+# Reading (§10 order of checks): missing credentials are reported first. The key and the account are
+# checked (401, 402, unsupported Api-Version) before the Content-Type: the spec declares Content-Type as
+# a parameter of the operation (tests/fixtures/trustedform/openapi-v4.json), validated with the request
+# like the schema, while Basic auth guards every operation; and the field observation came from a caller
+# with a valid key, so it cannot tell the order. A caller without a key learns nothing about its request.
+MISSING_CONTENT_TYPE_REASON = "Bad Request"
 MAX_CERT_ID_LENGTH = 255
+# Reading (§2.2, SPEC4 VerifyParameters): `opt_in_types_allowed` is a list of the three enum strings;
+# anything else in it (an object, a list, a number) is the schema error, never a server error.
+OPT_IN_TYPES = ("manual", "pre-selected", "non-interactive")
+# Reading (SPEC4 InsightsParameters): `scans.delimiter` is typed as a string, and the service rejects a
+# body that does not meet "the expected schema" (KB, tests/fixtures/trustedform/cases.json C077), so
+# `"delimiter": null` is that 400; leaving the key out keeps the default delimiter.
+# Reading (RFC 8259 §6, C077): a body number that does not fit a double (1e400, or an integer of 400
+# digits), and the non-JSON tokens NaN and Infinity, are the schema error; no answer ever carries NaN or
+# Infinity (answers are serialised strictly).
 
 # --- Fingerprints (§5) ----------------------------------------------------------------------------------------
 # Reading (§5 [X]): a phone is fingerprinted as its 10-digit NANP national number: every character that
@@ -83,6 +102,11 @@ PHONE_MIN_CONSECUTIVE_DIGITS = 3
 # base64-encoded SHA-1 input is not recognised.
 MAX_MATCH_LEAD_VALUES = 3
 
+# --- Insights (§3.1) -----------------------------------------------------------------------------------
+# Reading (§3.1, cases.json C022/C026): a browser or OS version is split at its dots; a part after a
+# trailing dot is the empty string ("Firefox 112.0." → patch ""), a part that is absent is null
+# ("Mac OS X 10.15" → patch null), exactly as both recordings give them.
+
 # --- Page scan (§6) ---------------------------------------------------------------------------------------------
 DEFAULT_SCAN_DELIMITER = "{{"  # the default wildcard is {{*}}, variables {{name}}
 # Reading (§6, §12): "homogeneous" means the same string opens and closes a wildcard or variable (|*|,
@@ -101,6 +125,9 @@ MAX_DELIMITER_LENGTH = 3
 # Reading: the KB gives no reason for a failed font-size, contrast or opt-in-type criterion; this one is
 # the emulator's.
 VERIFY_CRITERIA_REASON = "Consent language does not meet the verification criteria."
+# Reading (cases.json C024, SPEC4 VerifyResult): `min_font_size_px_satisfied`, `min_contrast_ratio_satisfied`
+# and `opt_in_types_satisfied` are booleans, present only for a criterion the request set: C024 asks
+# `verify: {}` and its result has none of them.
 
 # --- Check-in (§3.9) -----------------------------------------------------------------------------------------------
 # Reading (§4, §12): a masked certificate cannot be extended; its check-in answers 405 with the

@@ -19,6 +19,7 @@ class Problem:
 
 
 MALFORMED_ID = Problem(400, "Malformed certificate id")
+MISSING_CONTENT_TYPE = Problem(400, readings.MISSING_CONTENT_TYPE_REASON)
 UNSUPPORTED_VERSION = Problem(400, "Unsupported API version")
 NO_VALID_PRODUCTS = Problem(400, "No valid products detected")
 SCHEMA = Problem(400, "The request cannot be processed because it does not meet the expected schema.")
@@ -56,7 +57,9 @@ class ApiError(Exception):
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
-    response = HttpResponse(json.dumps(body), status=status, content_type="application/json; charset=utf-8")
+    # allow_nan=False: NaN and Infinity are not JSON (RFC 8259 §6); one would be a bug, never an answer.
+    content = json.dumps(body, allow_nan=False)
+    response = HttpResponse(content, status=status, content_type="application/json; charset=utf-8")
     for name, value in (headers or {}).items():
         response[name] = value
     return response
@@ -81,10 +84,6 @@ def error_body(problem: Problem, version: str) -> dict[str, Any]:
 def error_response(problem: Problem, version: str) -> HttpResponse:
     headers = {"WWW-Authenticate": 'Basic realm="TrustedForm"'} if problem.status == 401 else None
     return json_response(error_body(problem, version), status=problem.status, headers=headers)
-
-
-def missing_content_type() -> HttpResponse:
-    return HttpResponse(readings.MISSING_CONTENT_TYPE_BODY, status=400, content_type="text/plain")
 
 
 SERVER_ERROR_JSON = {"errors": {"detail": "Internal Server Error"}}

@@ -80,7 +80,9 @@ def run(cert: Certificate, params: dict[str, Any]) -> VerifyOutcome:
         ("opt_in_types_allowed", "opt_in_types_satisfied", lambda v: data["opt_in_type"] in v),
     ]
     for param, key, check in criteria:
-        result[key] = check(params[param]) if param in params else None
+        if param not in params:
+            continue  # a criterion not asked is left out (readings, Verify)
+        result[key] = check(params[param])
         if result[key] is False and readings.VERIFY_CRITERIA_REASON not in reasons:
             reasons.append(readings.VERIFY_CRITERIA_REASON)
 

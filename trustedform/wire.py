@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -293,7 +294,8 @@ def _insights_v3(cert: Mapping[str, Any]) -> Insights:
     browser = cert.get("browser")
     os_ = cert.get("operating_system")
     duration_ms = cert.get("event_duration_ms", cert.get("event_duration"))
-    seconds_on_page = round(duration_ms / 1000) if isinstance(duration_ms, int | float) else None
+    duration = _float(duration_ms)
+    seconds_on_page = round(duration / 1000) if duration is not None else None
     return Insights(
         age_seconds=_int(cert.get("age_seconds")),
         created_at=_datetime(cert.get("created_at")),
@@ -452,12 +454,25 @@ def _bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+# Counts and seconds TrustedForm sends are small; one beyond this would overflow a database column.
+MAX_INT = 2**53
+
+
 def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    number = _float(value)
+    return int(value) if number is not None and abs(number) <= MAX_INT else None
 
 
 def _float(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    """A finite number as a float; None for anything else. A JSON number beyond a double (1e400, or an
+    integer of 400 digits) is valid JSON, but it is no measurement: it becomes None, never an error."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _datetime(value: Any) -> datetime | None:
