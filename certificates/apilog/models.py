@@ -185,7 +185,9 @@ def insert_chained(call: ApiCall) -> ApiCall:
     call.bodies_pruned_at = None
     if timezone.is_naive(call.created_at):
         call.created_at = timezone.make_aware(call.created_at, UTC)
-    with transaction.atomic():
+    # No savepoint: an error here is never caught and carried on from, so the enclosing transaction (the
+    # sender's, when there is one) is what rolls back; two round trips saved on every call.
+    with transaction.atomic(savepoint=False):
         head = _locked_head()
         call.seq, call.prev_hash = _take_place(head)
         call.row_hash = compute_row_hash(call)
@@ -217,7 +219,7 @@ def complete_call(
     `result` is the Claim or CheckIn row the answer produced (already saved): its digest is chained, and
     it is given the call's place and hash so that each can be checked against the other.
     """
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # as in insert_chained
         head = _locked_head()
         _write_answer(
             call, head, status=status, response_body=response_body, duration_ms=duration_ms,
