@@ -40,7 +40,10 @@ def setup_django(rows: int, name: str = "pages") -> None:
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     if fresh:
         started = time.perf_counter()
-        print(f"# generating {rows:,} certificates (SQLite: once, cached for later runs)", flush=True)
+        print(
+            f"# generating {rows:,} certificates{'' if common.POSTGRES else ' (once; cached for later runs)'}",
+            flush=True,
+        )
         call_command("generate_certificates", rows, seed=1, vendors=VENDORS, stdout=sys.stderr)
         print(f"BENCH generate_seconds {time.perf_counter() - started:.1f} s", flush=True)
         mark_filled(f"{name}-{rows}")

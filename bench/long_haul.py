@@ -38,7 +38,10 @@ def setup() -> None:
     from certificates.models import Certificate, Claim
 
     if fresh:
-        print(f"# generating {CERTIFICATES:,} certificates (SQLite: once, cached)", flush=True)
+        print(
+            f"# generating {CERTIFICATES:,} certificates{'' if common.POSTGRES else ' (once; cached)'}",
+            flush=True,
+        )
         call_command("generate_certificates", CERTIFICATES, seed=7, stdout=sys.stderr)
         # Six years old: every one of them is past a five-year retention period.
         shift = timedelta(days=6 * 365)

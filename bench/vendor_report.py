@@ -36,7 +36,10 @@ def setup_django(rows: int) -> None:
     # The test Client's host; not setup_test_environment(), which would instrument every render.
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     if fresh:
-        print(f"# generating {rows:,} certificates (SQLite: once, cached for later runs)", flush=True)
+        print(
+            f"# generating {rows:,} certificates{'' if common.POSTGRES else ' (once; cached for later runs)'}",
+            flush=True,
+        )
         started = time.perf_counter()
         if POSTGRES:
             generate_by_copy(rows)
