@@ -69,7 +69,8 @@ def _page(
 def revocation_upload(request: HttpRequest) -> HttpResponse:
     """A CSV of revocations: the dry run shows what would be recorded and every bad row with its line and
     reason; recording takes the good rows (the bad ones stay on the page to fix and upload again)."""
-    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_UPLOAD_BYTES:
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_UPLOAD_BYTES:
         messages.error(request, f"That file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; split it.")
         return redirect("certificates:revocations")
     upload = RevocationUploadForm(request.POST, request.FILES)
