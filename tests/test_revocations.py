@@ -249,3 +249,12 @@ def test_the_suppression_export_lists_each_phone_and_email_once_for_the_dialer(c
         ["email", "kelly@thethings.biz", "2026-11-20"],
         ["email", "'=cmd@evil.example", "2026-11-21"],
     ]
+
+
+def test_checking_without_a_file_says_so(client):
+    login(client, "analyst")
+
+    response = client.post(reverse("certificates:revocation-upload"), {})
+
+    assert response.status_code == 400 and "This field is required." in response.content.decode()
+    assert not Revocation.objects.exists()

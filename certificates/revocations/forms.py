@@ -36,15 +36,20 @@ class RevocationUploadForm(forms.Form):
     """The file on the first post (the dry run); its text, carried by the dry-run page, on the second."""
 
     file = forms.FileField(
-        required=False, help_text="Columns: phone, email, revoked_at, channel, note (a header row first)."
+        label="CSV file", help_text="Columns: phone, email, revoked_at, channel, note (a header row first)."
     )
     text = forms.CharField(required=False, widget=forms.HiddenInput, strip=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Recording after the dry run sends the text the dry run read, not the file again.
+        self.fields["file"].required = not (self.data.get("text") or self.initial.get("text"))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         upload = data.get("file")
         if upload is not None:
             data["text"] = upload.read().decode("utf-8-sig", errors="replace")
-        if not data.get("text"):
-            raise forms.ValidationError("Choose a CSV file of revocations.")
+        if not data.get("text") and not self.errors:
+            raise forms.ValidationError("The file is empty: choose a CSV file of revocations.")
         return data
