@@ -22,7 +22,7 @@ def signed_in(user: Actor) -> User | None:
     return user if isinstance(user, User) and user.is_authenticated else None
 
 
-# A web certificate lives 72 hours unless claimed or checked in (trustedform-api.md §4).
+# A web certificate lives 72 hours unless claimed or checked in (docs/trustedform.md §4).
 CLAIM_WINDOW = timedelta(hours=72)
 CHECK_IN_WINDOW = timedelta(days=90)
 
@@ -132,7 +132,7 @@ class Certificate(models.Model):
     )
     lead_email = models.CharField(max_length=254, blank=True)
     lead_phone = models.CharField(max_length=40, blank=True)
-    # Normalised copies, for search and fingerprint comparison (trustedform-api.md §5).
+    # Normalised copies, for search and fingerprint comparison (docs/trustedform.md §5).
     email_normalised = models.CharField(max_length=254, blank=True, db_index=True)
     phone_normalised = models.CharField(max_length=20, blank=True, db_index=True)
 

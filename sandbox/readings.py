@@ -1,6 +1,6 @@
 """Every rule of the emulated service in one place, and the one reading picked where the real one is unknown.
 
-Section numbers (§) refer to docs/trustedform-api.md. A
+Section numbers (§) refer to docs/trustedform.md. A
 comment marked "Reading" is a choice made because the real behaviour is undocumented or the sources
 conflict; anything not marked is documented behaviour.
 """

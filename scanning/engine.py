@@ -2,7 +2,7 @@
 
 Pure Python: imports nothing from Django or the rest of the project, so the claim code, the
 editor preview and the sandbox's tests can all share one reading of the rules
-(docs/trustedform-api.md §6).
+(docs/trustedform.md §6).
 
 Readings picked where TrustedForm documents nothing (each marked [I] in §6):
 - the page text is the visible text of the HTML (see `visible_text`);

@@ -81,7 +81,7 @@ def profile_specs(profile: ScanProfile) -> tuple[list[TermSpec], list[TermSpec]]
 def scan_terms_for_profile(profile: ScanProfile) -> ScanTerms:
     """A profile in wire form: v3 terms (templates as {"template", "variables"}), v4 expansions, delimiter.
 
-    v4 has no templates, so each distinct expansion is sent as its own term (trustedform-api.md §6).
+    v4 has no templates, so each distinct expansion is sent as its own term (docs/trustedform.md §6).
     """
     required, forbidden = profile_specs(profile)
     return scan_terms_from_specs(required, forbidden, profile.delimiter)

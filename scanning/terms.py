@@ -1,6 +1,6 @@
 """Scan terms as a compliance manager writes them: parsing, validating, expanding templates.
 
-Pure Python, like the rest of the scan engine (docs/trustedform-api.md §6).
+Pure Python, like the rest of the scan engine (docs/trustedform.md §6).
 """
 
 import re

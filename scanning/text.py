@@ -1,6 +1,6 @@
 """Page text as TrustedForm's page scan reads it: the visible text of the HTML, normalised.
 
-Pure Python, like the rest of the scan engine (docs/trustedform-api.md §6).
+Pure Python, like the rest of the scan engine (docs/trustedform.md §6).
 """
 
 import re

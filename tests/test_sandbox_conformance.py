@@ -1,4 +1,4 @@
-"""The sandbox against docs/trustedform-api.md, section by section.
+"""The sandbox against docs/trustedform.md, section by section.
 
 Everything goes over real HTTP to a sandbox process; the knobs under /_sandbox/ set up each case.
 Run alone with: pytest -p tests.support.sandbox_fixtures --rootdir . -o pythonpath=. tests/test_sandbox_*.py

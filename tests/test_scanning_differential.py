@@ -1,6 +1,6 @@
 """The engine's found / not found agrees with what the sandbox answers for a claimed certificate.
 
-Two independent readings of trustedform-api.md §6 (scanning/engine.py, sandbox/scan.py) are compared
+Two independent readings of docs/trustedform.md §6 (scanning/engine.py, sandbox/scan.py) are compared
 over HTTP: each example mints a certificate with the generated page text and claims it with the
 generated terms, in v3 (templates sent as templates) or v4 (templates sent expanded).
 """

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 # Hosts that issue certificates outside production. Refused unless explicitly allowed, with a reason
-# that names them (trustedform-api.md §1, §11.8).
+# that names them (docs/trustedform.md §1, §11.8).
 STAGING_HOSTS = frozenset(
     {
         "cert.staging.trustedform.com",
@@ -25,7 +25,7 @@ PING_HOST = "ping.trustedform.com"
 MAX_URL_LENGTH = 512
 
 
-MAX_CERT_ID_LENGTH = 255  # trustedform-api.md §4
+MAX_CERT_ID_LENGTH = 255  # docs/trustedform.md §4
 
 
 WEB_ID = re.compile(r"[0-9a-f]{40}")
@@ -103,7 +103,7 @@ def parse_certificate_url(raw: str, allowed_hosts: Iterable[str]) -> Certificate
 
 
 def cert_type_of(cert_id: str) -> str:
-    """The certificate type its id shows (trustedform-api.md §4); raises InvalidCertificateUrl if none."""
+    """The certificate type its id shows (docs/trustedform.md §4); raises InvalidCertificateUrl if none."""
     if len(cert_id) > MAX_CERT_ID_LENGTH:
         raise InvalidCertificateUrl("The certificate id is longer than 255 characters.")
     if WEB_ID.fullmatch(cert_id.lower()):

@@ -12,7 +12,7 @@ from trustedform.versions import V4
 
 
 def normalise_email(email: str) -> str:
-    """Lower-cased and trimmed, as TrustedForm hashes it (trustedform-api.md §5)."""
+    """Lower-cased and trimmed, as TrustedForm hashes it (docs/trustedform.md §5)."""
     return (email or "").strip().lower()
 
 
@@ -86,7 +86,7 @@ class ScanTerms:
 
 @dataclass(frozen=True)
 class VerifyCriteria:
-    """v4 Verify parameters; all optional (trustedform-api.md §2.2)."""
+    """v4 Verify parameters; all optional (docs/trustedform.md §2.2)."""
 
     advertiser_name: str = ""
     min_font_size_px_required: int | None = None

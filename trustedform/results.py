@@ -69,7 +69,7 @@ class Insights:
 
 @dataclass
 class ScanResults:
-    """Which page-scan terms were found, echoed as sent (trustedform-api.md §6)."""
+    """Which page-scan terms were found, echoed as sent (docs/trustedform.md §6)."""
 
     required_found: list[str] = field(default_factory=list)
     required_not_found: list[str] = field(default_factory=list)
@@ -123,7 +123,7 @@ class ClaimResult:
 
     @property
     def fingerprint_summary(self) -> str:
-        """all | some | none | no_data, as LeadConduit summarises fingerprints (trustedform-api.md §5)."""
+        """all | some | none | no_data, as LeadConduit summarises fingerprints (docs/trustedform.md §5)."""
         flags = [m for m in (self.email_matched, self.phone_matched) if m is not None]
         if not flags:
             if self.fingerprints_matching and not self.fingerprints_non_matching:

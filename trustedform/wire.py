@@ -25,7 +25,7 @@ from trustedform.versions import V3, V4
 API_VERSIONS = (V3, V4)
 
 
-# v4 Insights properties (trustedform-api.md §2.2; `browser` is missing from the spec's enum but documented).
+# v4 Insights properties (docs/trustedform.md §2.2; `browser` is missing from the spec's enum but documented).
 INSIGHTS_PROPERTIES = (
     "age_seconds",
     "approx_ip_geo",

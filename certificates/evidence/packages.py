@@ -85,7 +85,7 @@ def _user(user: Actor) -> str | None:
 
 def share_url(raw_response: dict[str, Any]) -> str:
     """The session-replay link TrustedForm gave in a claim answer, if any: v4 `retain.results.share_url`,
-    a Meta answer's top-level `share_url`, a v3 answer's `share_url` (docs/trustedform-api.md §3.1)."""
+    a Meta answer's top-level `share_url`, a v3 answer's `share_url` (docs/trustedform.md §3.1)."""
     retain = raw_response.get("retain") if isinstance(raw_response, dict) else None
     results = retain.get("results") if isinstance(retain, dict) else None
     for found in (

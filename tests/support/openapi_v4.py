@@ -39,13 +39,13 @@ CORRECTIONS = {
     'request and echoed as sent in the answer: C095/C096 ("must be a list of 3 or less"), C022 (the email '
     "echoed as sent).",
     "match-result-null": "match_lead `email_match`, `phone_match` and `success` may be null: the spec's own "
-    'descriptions of them say "A null value indicates that no emails were provided" (docs/trustedform-api.md '
+    'descriptions of them say "A null value indicates that no emails were provided" (docs/trustedform.md '
     '§5 "v4 match result semantics"), while their type says boolean.',
     "version-parts-null": "browser and os `version.major/minor/patch` may be null: C022/C026 record "
     '`"patch": null` for "Mac OS X 10.15" (a part the version does not have).',
     "parent-page-url-null": "`parent_page_url` may be null: C022/C026 record it null for a page not framed.",
     "masked-page-url-null": "For a masked certificate `page_url` may be null: a masked certificate hides the "
-    "page URL (docs/trustedform-api.md §4, KB what-is-masked). No recording covers a masked answer, so this "
+    "page URL (docs/trustedform.md §4, KB what-is-masked). No recording covers a masked answer, so this "
     "is the one correction taken from documentation rather than a recorded answer.",
 }
 
