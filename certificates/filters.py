@@ -62,6 +62,16 @@ def search_q(text: str) -> Q:
     return q
 
 
+def person_q(phone_normalised: str, email_normalised: str) -> Q:
+    """One person's rows (certificates or revocations): their normalised phone *or* email, either one."""
+    q = Q(pk__in=[])
+    if phone_normalised:
+        q |= Q(phone_normalised=phone_normalised)
+    if email_normalised:
+        q |= Q(email_normalised=email_normalised)
+    return q
+
+
 class QuickSelect(forms.Select):
     """A select of flat choices (no option groups) rendered in Python, with the same HTML as Django's.
 

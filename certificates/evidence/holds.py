@@ -17,7 +17,7 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from certificates.evidence.models import HeldCertificate, LegalHold
-from certificates.filters import CertificateFilter
+from certificates.filters import CertificateFilter, person_q
 from certificates.models import Actor, Certificate, Vendor, signed_in
 from trustedform import normalise_email, normalise_phone
 
@@ -29,12 +29,7 @@ def scope_of(hold: LegalHold) -> QuerySet[Certificate]:
     phone *or* email (one person's leads carry either); every other field narrows the scope."""
     q = Q()
     if hold.phone_normalised or hold.email_normalised:
-        person = Q(pk__in=[])
-        if hold.phone_normalised:
-            person |= Q(phone_normalised=hold.phone_normalised)
-        if hold.email_normalised:
-            person |= Q(email_normalised=hold.email_normalised)
-        q &= person
+        q &= person_q(hold.phone_normalised, hold.email_normalised)
     if hold.vendor_id:
         q &= Q(vendor_id=hold.vendor_id)
     if hold.reference:

@@ -24,8 +24,9 @@ from django.db.models.functions import Coalesce
 from django.tasks import task
 from django.utils import timezone
 
-from certificates.apilog.chain import PRUNE_OPERATION, RETENTION_OPERATION, canonical, result_digest
+from certificates.apilog.chain import RETENTION_OPERATION, canonical, result_digest
 from certificates.apilog.models import ApiCall, append_api_call
+from certificates.apilog.pruning import blank_bodies, prunable
 from certificates.evidence.models import RetentionRun, on_hold
 from certificates.models import Certificate, Claim, LeadCorrection
 
@@ -83,9 +84,7 @@ def apply_retention(*, dry_run: bool = False, now: datetime | None = None) -> Re
     eligible = past.exclude(on_hold())
     if dry_run:
         run.certificates = eligible.count()
-        run.api_calls = _answered_bodies(
-            ApiCall.objects.filter(certificate__in=eligible.values("pk"))
-        ).count()
+        run.api_calls = prunable(ApiCall.objects.filter(certificate__in=eligible.values("pk"))).count()
         run.claims = (
             Claim.objects.filter(certificate__in=eligible.values("pk")).exclude(raw_response={}).count()
         )
@@ -98,14 +97,6 @@ def apply_retention(*, dry_run: bool = False, now: datetime | None = None) -> Re
     run.finished_at = timezone.now()
     run.save()
     return run
-
-
-def _answered_bodies(calls: models.QuerySet[ApiCall]) -> models.QuerySet[ApiCall]:
-    return (
-        calls.filter(bodies_pruned_at__isnull=True, answer_seq__isnull=False)
-        .exclude(request_body="", response_body="")
-        .exclude(operation__in=(PRUNE_OPERATION, RETENTION_OPERATION))
-    )
 
 
 @transaction.atomic
@@ -125,30 +116,10 @@ def _anonymise(ids: list[int], cutoff: datetime) -> tuple[int, int]:
         correction.changes = {name: ["", ""] for name in correction.changes}
         correction.save(update_fields=["changes"])
 
-    call_ids = list(
-        _answered_bodies(ApiCall.objects.filter(certificate_id__in=ids)).values_list("pk", flat=True)
-    )
+    call_ids = list(prunable(ApiCall.objects.filter(certificate_id__in=ids)).values_list("pk", flat=True))
     if call_ids:
-        # The one sanctioned bulk write of the log besides pruning: blank bodies, covered by an entry.
-        blanked = models.QuerySet.update(
-            ApiCall.objects.filter(pk__in=call_ids), request_body="", response_body="", bodies_pruned_at=now
-        )
-        append_api_call(
-            trigger="apply_retention",
-            operation=PRUNE_OPERATION,
-            method="",
-            url="",
-            request_body=json.dumps(
-                {
-                    "pruned_at": canonical(now),
-                    "before": canonical(now),
-                    "rows": blanked,
-                    "reason": "retention",
-                },
-                sort_keys=True,
-            ),
-            outcome=ApiCall.Outcome.OK,
-        )
+        # Blanked as pruning blanks them: the chained pruning entry covers these rows.
+        blank_bodies(call_ids, before=now, trigger="apply_retention", reason="retention")
 
     rerecorded: dict[str, list[str]] = {}
     for claim in Claim.objects.filter(certificate_id__in=ids).exclude(raw_response={}):

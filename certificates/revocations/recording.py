@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from certificates.filters import person_q
 from certificates.models import Actor, Certificate, signed_in
 from certificates.revocations.deadlines import honour_by
 from certificates.revocations.models import Revocation
@@ -222,18 +223,9 @@ def import_revocations(read: RevocationFile, *, user: Actor) -> RevocationFile:
 # --- Finding a person -------------------------------------------------------------------------------
 
 
-def _person_q(phone_normalised: str, email_normalised: str) -> Q:
-    q = Q(pk__in=[])
-    if phone_normalised:
-        q |= Q(phone_normalised=phone_normalised)
-    if email_normalised:
-        q |= Q(email_normalised=email_normalised)
-    return q
-
-
 def revocations_of(phone_normalised: str, email_normalised: str) -> QuerySet[Revocation]:
     """A person's revocations: by their phone or their email."""
-    return Revocation.objects.filter(_person_q(phone_normalised, email_normalised))
+    return Revocation.objects.filter(person_q(phone_normalised, email_normalised))
 
 
 def revocations_for(certificate: Certificate) -> QuerySet[Revocation]:
