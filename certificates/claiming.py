@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
@@ -148,6 +149,9 @@ class ClaimJob:
             self.lease, certificate_id=self.certificate_id, user=self.user, trigger=self.trigger
         )
 
+    def send(self, call: CallRecord) -> leasing.Send:
+        return leasing.Send(self.lease, self.certificate_id, call, self.user, self.trigger)
+
 
 @dataclass
 class Attempt:
@@ -169,19 +173,46 @@ def job_for(
     api_version: str | None = None,
     lead: Lead | None = None,
 ) -> ClaimJob:
-    unanswered = ApiCall.objects.filter(certificate=certificate, outcome=ApiCall.Outcome.SENT).exists()
-    return ClaimJob(
-        certificate_id=certificate.pk,
-        cert_url=certificate.cert_url,
-        lead=lead or lead_for(certificate),
-        scans=scan_terms_for(certificate),
-        # An orphaned lease or an unanswered request means a sender died, perhaps mid-request.
-        look_first=certificate.last_attempt_unknown or unanswered or bool(lease and lease.orphaned),
-        lease=lease,
-        trigger=trigger[:64],
-        user=user,
-        api_version=api_version,
+    job = jobs_for([(certificate, lease)], trigger=trigger, user=user, api_version=api_version)[0]
+    return job if lead is None else replace(job, lead=lead)
+
+
+def jobs_for(
+    leased: Sequence[tuple[Certificate, Lease | None]],
+    *,
+    trigger: str,
+    user: Actor = None,
+    api_version: str | None = None,
+) -> list[ClaimJob]:
+    """The jobs for leased certificates (their vendors selected), read with one query for the unanswered
+    requests and one per vendor's scan profile, not two per certificate (the worker leases dozens)."""
+    unanswered = set(
+        ApiCall.objects.filter(
+            certificate__in=[certificate.pk for certificate, _ in leased], outcome=ApiCall.Outcome.SENT
+        ).values_list("certificate_id", flat=True)
     )
+    scans: dict[int, ScanTerms] = {}
+    jobs = []
+    for certificate, lease in leased:
+        if certificate.vendor_id not in scans:
+            scans[certificate.vendor_id] = scan_terms_for(certificate)
+        jobs.append(
+            ClaimJob(
+                certificate_id=certificate.pk,
+                cert_url=certificate.cert_url,
+                lead=lead_for(certificate),
+                scans=scans[certificate.vendor_id],
+                # An orphaned lease or an unanswered request means a sender died, perhaps mid-request.
+                look_first=certificate.last_attempt_unknown
+                or certificate.pk in unanswered
+                or bool(lease and lease.orphaned),
+                lease=lease,
+                trigger=trigger[:64],
+                user=user,
+                api_version=api_version,
+            )
+        )
+    return jobs
 
 
 def attempt_claim(
@@ -308,12 +339,35 @@ REFRESHED_FIELDS = [
 ]
 
 
+# What an answer (or an error) may change in the certificate's row: only these are written, so an
+# answer neither writes the forty other columns nor puts back a stale copy of one changed meanwhile.
+ANSWERED_FIELDS = [
+    "attempts",
+    "last_attempt_unknown",
+    "state",
+    "state_reason",
+    "claimed_at",
+    "outcome",
+    "outcome_reason",
+    "fingerprint_result",
+    "scan_success",
+    "is_masked",
+    "bot_detected",
+    "retained_until",
+    "last_error",
+    "review_status",
+    "next_attempt_at",
+]
+
+
 def refresh_from(certificate: Certificate, current: Certificate) -> None:
     for name in REFRESHED_FIELDS:
         setattr(certificate, name, getattr(current, name))
 
 
-@transaction.atomic
+# No savepoint (two statements a claim): an error here is never caught and carried on from; the
+# enclosing transaction, the worker's batch or the door's, is what rolls back.
+@transaction.atomic(savepoint=False)
 def apply_claim_result(
     certificate: Certificate, result: ClaimResult, *, user: Actor = None, trigger: str
 ) -> Claim:
@@ -373,11 +427,11 @@ def apply_claim_result(
         certificate.outcome_reason = result.reason[:500]
         certificate.last_error = f"TrustedForm answered error: {result.reason or 'no reason given'}"[:500]
         certificate.next_attempt_at = now + backoff(certificate.attempts)
-    certificate.save()
+    certificate.save(update_fields=ANSWERED_FIELDS)
     return claim
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # as apply_claim_result
 def apply_claim_error(
     certificate: Certificate, error: TrustedFormError, *, user: Actor = None, trigger: str
 ) -> None:
@@ -418,7 +472,7 @@ def apply_claim_error(
         certificate.attempts += 1
         certificate.state = Certificate.State.ERROR
         certificate.state_reason = f"TrustedForm: {redact(error.reason)}"[:500]
-    certificate.save()
+    certificate.save(update_fields=ANSWERED_FIELDS)
 
 
 def backoff(attempts: int) -> timedelta:

@@ -142,10 +142,29 @@ def take_due(limit: int, *, owner: str, now: datetime | None = None) -> list[tup
     return [(c, Lease(c.pk, owner[:64], c.lease_fence, orphaned=bool(previous_owner[c.pk]))) for c in leased]
 
 
-def holds(lease: Lease, *, locked: bool = True) -> Certificate | None:
+def holds(lease: Lease) -> Certificate | None:
     """The certificate, re-read (locked inside a transaction), if `lease` is still its current one."""
-    rows = _rows(lease.certificate_id) if locked else Certificate.objects.filter(pk=lease.certificate_id)
-    certificate = rows.select_related("vendor").first()
+    return holding([lease]).get(lease.certificate_id)
+
+
+def holding(leases: list[Lease]) -> dict[int, Certificate]:
+    """The certificates whose lease is still the one given, re-read and locked (inside a transaction),
+    by id: one statement for a worker's batch of answers. Only the certificate rows are locked (not
+    their vendor's, which every worker's answers share)."""
+    if not leases:
+        return {}
+    rows = _rows().filter(pk__in=[lease.certificate_id for lease in leases]).order_by("pk")
+    if connection.features.has_select_for_update_of:
+        rows = rows.select_for_update(of=("self",))
+    found = {row.pk: row for row in rows}
+    return {
+        lease.certificate_id: certificate
+        for lease in leases
+        if (certificate := _current(found.get(lease.certificate_id), lease)) is not None
+    }
+
+
+def _current(certificate: Certificate | None, lease: Lease) -> Certificate | None:
     if certificate is None or (certificate.lease_fence, certificate.lease_owner) != (
         lease.fence,
         lease.owner,
@@ -166,6 +185,27 @@ def release(lease: Lease) -> None:
     ).update(lease_owner="", lease_expires_at=None)
 
 
+def release_held(leases: list[Lease]) -> None:
+    """Give back leases that `holding()` just found current, in the same transaction: their rows are
+    locked since, so no one can have taken them over, and one statement releases them all."""
+    if leases:
+        Certificate.objects.filter(pk__in=[lease.certificate_id for lease in leases]).update(
+            lease_owner="", lease_expires_at=None
+        )
+
+
+@dataclass(frozen=True)
+class Send:
+    """A request about to leave, with the lease it is sent under (None: a certificate tfdash does not
+    hold) and who sends it."""
+
+    lease: Lease | None
+    certificate_id: int | None
+    call: CallRecord
+    user: Actor = None
+    trigger: str = ""
+
+
 def guard(lease: Lease | None, *, certificate_id: int | None, user: Actor = None, trigger: str) -> BeforeSend:
     """The client's last step before a request leaves: check the fence and write the log row first.
 
@@ -173,29 +213,68 @@ def guard(lease: Lease | None, *, certificate_id: int | None, user: Actor = None
     """
 
     def before_send(call: CallRecord) -> None:
-        with transaction.atomic():
-            if lease is not None:
-                row = _rows(lease.certificate_id).values("lease_fence", "lease_owner", "state").first()
-                if row is None or (row["lease_fence"], row["lease_owner"]) != (lease.fence, lease.owner):
-                    raise Fenced("The lease was taken over by another sender; this request was not sent.")
-                if call.operation in ("claim", "check_in") and row["state"] not in OPEN_STATES:
-                    raise Fenced(
-                        "The certificate was finished or cancelled meanwhile; this request was not sent."
-                    )
-                Certificate.objects.filter(pk=lease.certificate_id).update(
-                    lease_expires_at=timezone.now() + lease_duration()
-                )
-            call.log_ref = api_log.open_call(
-                created_at=timezone.now(),
-                triggered_by=user if user is not None and user.is_authenticated else None,
-                trigger=trigger[:64],
-                certificate_id=certificate_id,
-                operation=call.operation,
-                method=call.method,
-                url=redact(call.url),
-                api_version=call.api_version,
-                request_body=redact(call.request_body),
-                fence=lease.fence if lease is not None else None,
-            )
+        refusal = clear_sends([Send(lease, certificate_id, call, user, trigger)])[0]
+        if refusal is not None:
+            raise refusal
 
     return before_send
+
+
+def clear_sends(sends: list[Send]) -> list[Fenced | None]:
+    """Fence and write ahead several requests in one transaction (the worker's threads wait together).
+
+    For each: Fenced if it must not be sent, else None, and its write-ahead row (`call.log_ref`) is in
+    the log when this returns. The rows are locked, their fences checked, their leases renewed and their
+    requests chained with one statement each, not one per request; the chain entries are the same.
+    """
+    refusals: list[Fenced | None] = [None] * len(sends)
+    with transaction.atomic(), api_log.chain_batch():
+        leased = [send.lease.certificate_id for send in sends if send.lease is not None]
+        rows = (
+            {r["id"]: r for r in _rows().filter(pk__in=leased).order_by("pk").values(*_FENCE_COLUMNS)}
+            if leased
+            else {}
+        )
+        for index, send in enumerate(sends):
+            if send.lease is not None:
+                refusals[index] = _refusal(rows.get(send.lease.certificate_id), send.lease, send.call)
+        cleared = [
+            send.lease.certificate_id
+            for send, refusal in zip(sends, refusals, strict=True)
+            if send.lease is not None and refusal is None
+        ]
+        if cleared:
+            Certificate.objects.filter(pk__in=cleared).update(
+                lease_expires_at=timezone.now() + lease_duration()
+            )
+        for send, refusal in zip(sends, refusals, strict=True):
+            if refusal is None:
+                send.call.log_ref = _write_ahead(send)
+    return refusals
+
+
+_FENCE_COLUMNS = ("id", "lease_fence", "lease_owner", "state")
+
+
+def _refusal(row: dict[str, Any] | None, lease: Lease, call: CallRecord) -> Fenced | None:
+    if row is None or (row["lease_fence"], row["lease_owner"]) != (lease.fence, lease.owner):
+        return Fenced("The lease was taken over by another sender; this request was not sent.")
+    if call.operation in ("claim", "check_in") and row["state"] not in OPEN_STATES:
+        return Fenced("The certificate was finished or cancelled meanwhile; this request was not sent.")
+    return None
+
+
+def _write_ahead(send: Send) -> api_log.ApiCall:
+    user, call = send.user, send.call
+    return api_log.open_call(
+        created_at=timezone.now(),
+        triggered_by=user if user is not None and user.is_authenticated else None,
+        trigger=send.trigger[:64],
+        certificate_id=send.certificate_id,
+        operation=call.operation,
+        method=call.method,
+        url=redact(call.url),
+        api_version=call.api_version,
+        request_body=redact(call.request_body),
+        fence=send.lease.fence if send.lease is not None else None,
+    )

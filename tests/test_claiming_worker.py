@@ -8,9 +8,12 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from certificates import claiming, leasing, sweeping, worker
+from certificates.apilog import verification
 from certificates.models import AccountStatus, ApiCall, Certificate
 from tests.factories import make_certificate, make_vendor
 
@@ -70,6 +73,35 @@ def test_the_worker_claims_every_due_certificate_once(tf_api, fast_retries):
     assert set(Certificate.objects.values_list("state", flat=True)) == {"claimed"}
     assert sandbox_claims(tf_api, certificates) == Counter({c.cert_id: 1 for c in certificates})
     assert ApiCall.objects.filter(trigger="worker test", operation="claim").count() == 40
+
+
+def test_answers_that_come_back_together_are_written_together(tf_api):
+    # Each claim's own writes: its claim, the claim read back for its digest, the answer, the claim's
+    # place in the chain, the certificate. The rows' lock, the chain's head and the leases' release
+    # are shared by the answers written together.
+    certificates = pending_from_sandbox(tf_api, 3)
+    leased = leasing.take_due(3, owner="worker test")
+    jobs = claiming.jobs_for(leased, trigger="worker test")
+    finished = [
+        (c, claiming.attempt_claim(claiming.get_client(), job))
+        for (c, _), job in zip(leased, jobs, strict=True)
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        worker._write_worker_attempts(finished, worker.WorkStats())
+
+    sql = [q["sql"] for q in queries if "SAVEPOINT" not in q["sql"]]  # the test's own transaction
+    statements = Counter(
+        q["sql"].split(" SET ")[0].split(" FROM ")[-1].split(" WHERE")[0][:60] for q in queries
+    )
+    assert statements['"certificates_apiloghead"'] == 1  # locked once
+    assert statements['UPDATE "certificates_apiloghead"'] == 1  # moved once
+    assert statements['UPDATE "certificates_apicall"'] == 3
+    assert statements['UPDATE "certificates_certificate"'] == 3 + 1  # each answer, then one release
+    assert len(sql) == 3 * 5 + 4, [q[:80] for q in sql]
+    assert set(Certificate.objects.values_list("state", "lease_owner")) == {("claimed", "")}
+    assert verification.verify().intact
+    assert sandbox_claims(tf_api, certificates) == Counter({c.cert_id: 1 for c in certificates})
 
 
 def test_leases_go_earliest_deadline_first_and_are_not_taken_twice(tf_api):

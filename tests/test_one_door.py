@@ -6,10 +6,14 @@ import time
 import urllib.parse
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from certificates import claiming, leasing
+from certificates.apilog import verification
+from certificates.apilog.models import ApiLogHead
 from certificates.models import ApiCall, Certificate
 from certificates.redaction import REDACTED, redact
 from tests.factories import make_certificate, make_user, make_vendor
@@ -137,3 +141,48 @@ def test_an_echoed_authorization_header_never_reaches_the_log(tf_api, pending, s
     stored = ApiCall.objects.get()
     assert credential not in stored.response_body and key.lower() not in stored.response_body
     assert REDACTED in stored.response_body
+
+
+def test_requests_cleared_together_refuse_only_the_one_whose_lease_was_taken_over(tf_api):
+    vendor = make_vendor("Acme Leads")
+    minted = tf_api.mint_many(3, email="jane@example.com")
+    first, taken_over, third = [
+        make_certificate(m["cert_url"], vendor=vendor, email="jane@example.com") for m in minted
+    ]
+    leases = [leasing.take(c, owner="worker w") for c in (first, taken_over, third)]
+    Certificate.objects.filter(pk=taken_over.pk).update(lease_expires_at=timezone.now())
+    leasing.take(taken_over, owner="worker other")
+    calls = [
+        CallRecord("claim", "POST", c.cert_url, "4.0", "{}", started_at=time.time())
+        for c in (first, taken_over, third)
+    ]
+
+    refusals = leasing.clear_sends(
+        [
+            leasing.Send(lease, lease.certificate_id, call, None, "worker w")
+            for lease, call in zip(leases, calls, strict=True)
+        ]
+    )
+
+    assert [type(r).__name__ if r else None for r in refusals] == [None, "Fenced", None]
+    logged = ApiCall.objects.order_by("seq")
+    assert [(c.certificate_id, c.fence, c.outcome) for c in logged] == [
+        (first.pk, leases[0].fence, ApiCall.Outcome.SENT),
+        (third.pk, leases[2].fence, ApiCall.Outcome.SENT),
+    ]
+    assert [c.log_ref.pk if c.log_ref else None for c in calls] == [logged[0].pk, None, logged[1].pk]
+    assert verification.verify().intact
+
+
+def test_entries_written_together_move_the_chain_head_once_and_verify(tf_api, pending):
+    lease = leasing.take(pending, owner="worker w")
+    calls = [CallRecord("view", "GET", pending.cert_url, "4.0", "", started_at=time.time()) for _ in range(3)]
+
+    with CaptureQueriesContext(connection) as queries:
+        leasing.clear_sends([leasing.Send(lease, pending.pk, call, None, "worker w") for call in calls])
+
+    head_writes = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "certificates_apiloghead"')]
+    assert len(head_writes) == 1
+    assert ApiLogHead.objects.get().last_seq == 3 == ApiCall.objects.count()
+    assert list(ApiCall.objects.order_by("seq").values_list("seq", flat=True)) == [1, 2, 3]
+    assert verification.verify().intact

@@ -144,6 +144,10 @@ def compute_answer_hash(call: ApiCall) -> str:
     return _digest(call, ANSWER_FIELDS)
 
 
+def result_fields(row: Claim | CheckIn) -> tuple[str, ...]:
+    return CLAIM_FIELDS if row._meta.model_name == "claim" else CHECK_IN_FIELDS
+
+
 def result_digest(row: Claim | CheckIn) -> str:
     """The digest of what an answer produced, as stored (read back from the database)."""
-    return _digest(row, CLAIM_FIELDS if row._meta.model_name == "claim" else CHECK_IN_FIELDS)
+    return _digest(row, result_fields(row))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +18,7 @@ from certificates.apilog.chain import (
     compute_answer_hash,
     compute_row_hash,
     result_digest,
+    result_fields,
     sha256_text,
 )
 
@@ -135,7 +139,10 @@ class ApiLogHead(models.Model):
 
 
 def _locked_head() -> ApiLogHead:
-    """The chain head, locked until the surrounding transaction ends."""
+    """The chain head, locked until the surrounding transaction ends (inside `chain_batch`, the one the
+    batch locked)."""
+    if _batch.active and _batch.head is not None:
+        return _batch.head
     heads = ApiLogHead.objects.select_for_update() if connection.features.has_select_for_update else None
     heads = heads if heads is not None else ApiLogHead.objects.all()
     head = heads.filter(pk=1).first()
@@ -145,7 +152,44 @@ def _locked_head() -> ApiLogHead:
             [ApiLogHead(pk=1, last_seq=last[0], last_hash=last[1])], ignore_conflicts=True
         )
         head = heads.get(pk=1)
+    if _batch.active:
+        _batch.head = head
     return head
+
+
+class _Batch(threading.local):
+    """The head a `chain_batch` holds in this thread (Django's connections are per thread too)."""
+
+    active = False
+    head: ApiLogHead | None = None
+    moved = False
+
+
+_batch = _Batch()
+
+
+@contextmanager
+def chain_batch() -> Iterator[None]:
+    """Write several chain entries in one transaction: the head is locked once and moved once, at the
+    end, instead of once per entry (the worker writes a batch of requests, then a batch of answers).
+
+    The entries are the same, numbered and hashed one after another exactly as one at a time; only the
+    head's row is written once. Nothing inside may roll back to a savepoint and carry on after writing
+    an entry (nothing does: an error ends the whole transaction), or the head would run ahead of the
+    rows; `verify_api_log` would report that gap, it could not hide one.
+    """
+    if _batch.active:  # already inside a batch: it holds the head
+        yield
+        return
+    with transaction.atomic(savepoint=False):
+        _batch.active, _batch.head, _batch.moved = True, None, False
+        try:
+            yield
+            head = _batch.head
+            if _batch.moved and head is not None:
+                ApiLogHead.objects.filter(pk=head.pk).update(last_seq=head.last_seq, last_hash=head.last_hash)
+        finally:
+            _batch.active, _batch.head, _batch.moved = False, None, False
 
 
 def _last_entry() -> tuple[int, str]:
@@ -165,8 +209,11 @@ def _take_place(head: ApiLogHead) -> tuple[int, str]:
 
 
 def _move_head(head: ApiLogHead, seq: int, entry_hash: str) -> None:
-    ApiLogHead.objects.filter(pk=head.pk).update(last_seq=seq, last_hash=entry_hash)
     head.last_seq, head.last_hash = seq, entry_hash
+    if _batch.active:
+        _batch.moved = True  # written once when the batch ends
+    else:
+        ApiLogHead.objects.filter(pk=head.pk).update(last_seq=seq, last_hash=entry_hash)
 
 
 def insert_chained(call: ApiCall) -> ApiCall:
@@ -232,7 +279,13 @@ def _write_answer(
     call: ApiCall, head: ApiLogHead, *, result: Claim | CheckIn | None = None, **answer: Any
 ) -> None:
     if result is not None:
-        result.refresh_from_db()  # digest what the database holds, as verification will read it
+        # Digest what the database holds, as verification will read it (a JSON number, a datetime
+        # may come back otherwise than it went in). Only the digested columns: refresh_from_db()
+        # would cost as much again.
+        names = result_fields(result)
+        stored = type(result).objects.filter(pk=result.pk).values_list(*names).get()
+        for name, value in zip(names, stored, strict=True):
+            setattr(result, name, value)
     call.status = answer["status"]
     call.response_body = answer["response_body"]
     call.duration_ms = answer["duration_ms"]
