@@ -16,17 +16,13 @@ from functools import cache
 
 from django.conf import settings
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
-from certificates import leasing
-from certificates.alerts.models import Alert
-from certificates.alerts.raising import raise_alert, resolve_alerts
+from certificates import leasing, pausing
 from certificates.apilog import models as api_log
 from certificates.leasing import AlreadyFinal, Fenced, Lease, LeaseHeld
 from certificates.models import (
     CHECK_IN_WINDOW,
-    OPEN_STATES,
     AccountStatus,
     Actor,
     ApiCall,
@@ -448,7 +444,7 @@ def apply_claim_error(
         certificate.state_reason = error.message[:500]
     elif error.pauses_account:
         # Not the certificate's fault: it stays pending and is not charged an attempt.
-        pause_claiming(redact(error.message))
+        pausing.pause_claiming(redact(error.message))
     elif error.retryable or error.status is None:
         certificate.attempts += 1
         delay = backoff(certificate.attempts)
@@ -483,49 +479,6 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=ceiling / 2 + ceiling / 2 * random.random())
 
 
-def pause_claiming(reason: str) -> None:
-    """TrustedForm refused the account (401/402/403): stop sending for everyone, and tell the team."""
-    with transaction.atomic():
-        status = AccountStatus.current()
-        if status.claiming_paused:
-            return
-        status.claiming_paused = True
-        status.paused_reason = reason[:500]
-        status.paused_at = timezone.now()
-        status.save()
-        waiting = Certificate.objects.filter(state__in=OPEN_STATES).count()
-        raise_alert(
-            Alert.Event.CLAIMING_PAUSED,
-            subject="account",
-            severity=Alert.Severity.CRITICAL,
-            summary=(
-                f"Claiming is paused: TrustedForm refused the account ({redact(reason)[:200]}). "
-                f"{waiting} certificate{'' if waiting == 1 else 's'} wait{'s' if waiting == 1 else ''} "
-                "for an admin to fix the account and resume claiming."
-            ),
-            details={"reason": redact(reason)[:500], "waiting": waiting},
-            path=reverse("settings"),
-        )
-
-
-def resume_claiming(*, user: Actor) -> None:
-    with transaction.atomic():
-        status = AccountStatus.current()
-        was_paused = status.claiming_paused
-        status.claiming_paused = False
-        status.resumed_at = timezone.now()
-        status.resumed_by = signed_in(user)
-        status.save()
-        if was_paused:
-            resolve_alerts(Alert.Event.CLAIMING_PAUSED, subject="account")
-            raise_alert(
-                Alert.Event.CLAIMING_RESUMED,
-                subject=f"resumed at {status.resumed_at:%Y-%m-%d %H:%M:%S}",
-                severity=Alert.Severity.INFO,
-                summary=f"Claiming resumed by {status.resumed_by or 'an admin'}.",
-            )
-
-
 def check_in_certificate(certificate: Certificate, *, user: Actor = None, trigger: str = "web") -> CheckIn:
     """Extend the claim window to 90 days without claiming, through the certificate's lease.
 
@@ -544,7 +497,7 @@ def check_in_certificate(certificate: Certificate, *, user: Actor = None, trigge
                 if current is None:
                     pass
                 elif error.pauses_account:
-                    pause_claiming(redact(error.message))
+                    pausing.pause_claiming(redact(error.message))
                 elif error.status in (404, 410):
                     certificate.state = Certificate.State.EXPIRED
                     certificate.state_reason = f"TrustedForm: {redact(error.reason)}"[:500]

@@ -19,7 +19,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from certificates import claiming, sweeping, worker
+from certificates import claiming, pausing, sweeping, worker
 from certificates.alerts import delivery
 from certificates.alerts.models import Alert, AlertDelivery
 from certificates.alerts.raising import raise_alert
@@ -219,10 +219,10 @@ def test_a_refused_key_pauses_claiming_and_sends_one_alert_without_the_key_or_th
 
 
 def test_resuming_claiming_resolves_the_pause_and_says_so(webhook):
-    claiming.pause_claiming("401 Unauthorized")
+    pausing.pause_claiming("401 Unauthorized")
     admin = make_user("admin")
 
-    claiming.resume_claiming(user=admin)
+    pausing.resume_claiming(user=admin)
 
     assert Alert.objects.get(event="claiming_paused").state == "resolved"
     resumed = Alert.objects.get(event="claiming_resumed")

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from certificates import claiming, leasing, sweeping, worker
+from certificates import claiming, leasing, pausing, sweeping, worker
 from certificates.apilog import verification
 from certificates.models import AccountStatus, ApiCall, Certificate
 from tests.factories import make_certificate, make_vendor
@@ -195,10 +195,10 @@ def test_a_refused_key_pauses_claiming_and_fails_no_certificate(tf_api, fast_ret
 
 def test_claiming_resumes_after_an_admin_resumes_it(tf_api, fast_retries, django_user_model):
     pending_from_sandbox(tf_api, 5)
-    claiming.pause_claiming("TrustedForm refused the API key (HTTP 401)")
+    pausing.pause_claiming("TrustedForm refused the API key (HTTP 401)")
 
     assert worker.claim_due(owner="test").claimed == 0
-    claiming.resume_claiming(user=django_user_model.objects.create(username="root"))
+    pausing.resume_claiming(user=django_user_model.objects.create(username="root"))
 
     assert worker.claim_due(owner="test").claimed == 5
 

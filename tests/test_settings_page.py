@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from certificates import claiming
+from certificates import pausing
 from certificates.models import AccountStatus
 from tests.factories import PASSWORD, make_user
 
@@ -36,7 +36,7 @@ def test_only_an_admin_may_open_settings(client):
 
 
 def test_an_admin_resumes_a_paused_account(client):
-    claiming.pause_claiming("TrustedForm refused the API key (HTTP 401)")
+    pausing.pause_claiming("TrustedForm refused the API key (HTTP 401)")
     admin = login(client, "admin")
 
     response = client.post(reverse("settings-resume"), follow=True)
@@ -48,7 +48,7 @@ def test_an_admin_resumes_a_paused_account(client):
 
 
 def test_the_paused_banner_shows_on_every_page_until_resumed(client):
-    claiming.pause_claiming("TrustedForm refused the API key (HTTP 401)")
+    pausing.pause_claiming("TrustedForm refused the API key (HTTP 401)")
     login(client, "viewer")
 
     for name in ("home", "certificates:list"):

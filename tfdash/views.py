@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from certificates import claiming
+from certificates import pausing
 from certificates.evidence import retention
 from certificates.models import AccountStatus, LegalHold, RetentionRun
 from tfdash.roles import ADMIN, ROLE_PERMISSIONS, ROLES
@@ -40,7 +40,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 @permission_required("certificates.manage_account", raise_exception=True)
 def resume_claiming(request: HttpRequest) -> HttpResponse:
-    claiming.resume_claiming(user=request.user)
+    pausing.resume_claiming(user=request.user)
     messages.success(request, "Claiming resumed. Pending certificates will be claimed by the worker.")
     return redirect("settings")
 
