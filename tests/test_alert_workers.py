@@ -30,6 +30,8 @@ def alert_env(tf_api, webhook_url: str) -> dict[str, str]:
         "TRUSTEDFORM_API_KEY": WRONG_KEY,
         "ALERT_WEBHOOK_URL": webhook_url,
         "ALERT_RETRY_BASE_SECONDS": "0.5",
+        # No daily digest (its hour never comes): from 08:00 the sweep would send one beside the pause.
+        "ALERT_DIGEST_HOUR": "24",
     }
 
 
