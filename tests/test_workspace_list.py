@@ -4,6 +4,7 @@ import csv
 import io
 from datetime import timedelta
 
+import django_filters
 import openpyxl
 import pytest
 from django import forms
@@ -13,13 +14,20 @@ from django.test.html import parse_html
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django_tables2 import RequestConfig
 
 from certificates import exporting
 from certificates.alerts.raising import open_alert_count
-from certificates.filters import QuickSelect
 from certificates.models import AccountStatus, Certificate, Vendor
-from certificates.tables import CertificateTable
+from certificates.tables import CertificateTable, _badge
+from certificates.widgets import (
+    QuickDateRangeWidget,
+    QuickHiddenInput,
+    QuickNumberInput,
+    QuickSelect,
+    QuickTextInput,
+)
 from tests.factories import PASSWORD, make_certificate, make_user, make_vendor
 
 pytestmark = pytest.mark.django_db
@@ -263,6 +271,99 @@ def test_the_vendor_filter_marks_the_chosen_vendor_and_escapes_names(client):
     page = listed(client.get(LIST, {"vendor": chosen.pk}))
 
     assert f'<option value="{chosen.pk}" selected>Leads &lt;&amp;&gt; Co</option>' in page
+
+
+@pytest.mark.parametrize(
+    ("quick", "stock"),
+    [
+        (QuickTextInput, forms.TextInput),
+        (QuickNumberInput, forms.NumberInput),
+        (QuickHiddenInput, forms.HiddenInput),
+    ],
+)
+@pytest.mark.parametrize("value", ["", "b&c", '<x>"', 12, None])
+def test_the_quick_inputs_render_what_djangos_inputs_render_byte_for_byte(quick, stock, value):
+    attrs = {"id": "id_pick", "placeholder": 'a "b" & <c>', "min": 0, "required": True, "disabled": False}
+
+    assert quick(attrs={"class": "x"}).render("pick", value, attrs) == stock(attrs={"class": "x"}).render(
+        "pick", value, attrs
+    )
+
+
+@pytest.mark.parametrize("value", [None, ["2026-01-01", "<b>&"], ["", "2026-02-01"]])
+def test_the_quick_date_range_renders_what_django_filter_renders_byte_for_byte(value):
+    quick = QuickDateRangeWidget(attrs={"type": "date"}).render("received", value, {"id": "id_received"})
+    stock = django_filters.widgets.DateRangeWidget(attrs={"type": "date"}).render(
+        "received", value, {"id": "id_received"}
+    )
+
+    assert quick == stock
+
+
+def test_the_list_badges_say_what_the_models_display_methods_say():
+    for field, choices, css in [
+        ("state", Certificate.State, "badge-"),
+        ("outcome", Certificate.Outcome, "badge-"),
+        ("review_status", Certificate.ReviewStatus, "badge-review-"),
+    ]:
+        for value in [*choices.values, "not-a-choice"]:
+            record = Certificate(**{field: value})
+            label = getattr(record, f"get_{field}_display")()
+            expected = format_html('<span class="badge {}{}">{}</span>', css, value, label)
+            shown = getattr(CertificateTable([]), f"render_{field}")(record)
+            assert shown == (expected if value else "—")
+    assert _badge("badge-", "<x>", "a & b") == '<span class="badge badge-&lt;x&gt;">a &amp; b</span>'
+
+
+def test_a_vendor_added_or_renamed_shows_in_the_vendor_filter_at_once(client):
+    """The filter's form class is built once per process; its vendor options are read on every page."""
+    login(client, "viewer")
+    renamed = make_vendor("Old Name Leads")
+    assert "Old Name Leads" in listed(client.get(LIST))  # the form class now exists
+
+    Vendor.objects.filter(pk=renamed.pk).update(name="New Name Leads")
+    added = make_vendor("Brand New Leads")
+    page = listed(client.get(LIST, {"vendor": added.pk}))
+
+    assert "Old Name Leads" not in page
+    assert f'<option value="{renamed.pk}">New Name Leads</option>' in page
+    assert f'<option value="{added.pk}" selected>Brand New Leads</option>' in page
+
+
+@pytest.mark.parametrize("value", ["999999", "abc", "1.0", "-1", "99999999999999999999999"])
+def test_a_vendor_that_is_not_a_choice_is_a_form_error_not_a_500(client, value):
+    login(client, "viewer")
+    make_vendor("Only Leads")
+
+    response = client.get(LIST, {"vendor": value})
+
+    assert response.status_code == 200
+    assert "Select a valid choice" in listed(response)
+
+
+def test_the_vendor_filter_reads_the_vendors_once_for_its_options_and_its_check(client):
+    login(client, "viewer")
+    chosen, other = make_vendor("Chosen Leads"), make_vendor("Other Leads")
+    wanted, unwanted = certificate(chosen), certificate(other)
+
+    with CaptureQueriesContext(connection) as queries:
+        page = listed(client.get(LIST, {"vendor": f" {chosen.pk} "}))  # as queryset.get(pk=...) reads it
+
+    assert shown(page, wanted) and not shown(page, unwanted)
+    assert len([q for q in queries if 'FROM "certificates_vendor"' in q["sql"]]) == 1
+
+
+def test_a_certificate_added_or_changed_since_the_last_page_shows_on_the_next(client):
+    """The view's queryset is built once per process; each page still reads its rows afresh."""
+    login(client, "viewer")
+    earlier = certificate(make_vendor(), reference="first")
+    assert shown(listed(client.get(LIST)), earlier)
+
+    later = certificate(make_vendor(), reference="second")
+    Certificate.objects.filter(pk=earlier.pk).update(reference="first, corrected")
+    page = listed(client.get(LIST))
+
+    assert shown(page, later) and "first, corrected" in page
 
 
 # --- Exports ---------------------------------------------------------------------------------------

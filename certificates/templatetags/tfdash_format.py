@@ -23,11 +23,15 @@ def when(value: datetime | None, precision: str = "") -> str:
     and the seconds with `when:"seconds"`. Every time on a page goes through here, so all read alike."""
     if not isinstance(value, datetime):
         return ""
-    local = timezone.localtime(value)
+    # The zone read once (timezone.localtime looks it up on each call): the list calls this 100 times a page.
+    zone = timezone.get_current_timezone()
+    local = timezone.localtime(value, zone)
     day = f"{MONTHS[local.month - 1]} {local.day}"
-    if local.year != timezone.localtime().year:
+    if local.year != timezone.now().astimezone(zone).year:
         day += f", {local.year}"
-    clock = f"{local:%H:%M:%S}" if precision == "seconds" else f"{local:%H:%M}"
+    clock = f"{local.hour:02}:{local.minute:02}"  # as %H:%M, without strftime's parsing
+    if precision == "seconds":
+        clock += f":{local.second:02}"
     return f"{day}, {clock} {local.tzname()}"
 
 
