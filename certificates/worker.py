@@ -107,6 +107,7 @@ def claim_due(*, owner: str, threads: int | None = None, max_seconds: float | No
     leased: deque[tuple[Certificate, claiming.ClaimJob]] = deque()
     in_flight: dict[Future, Certificate] = {}
     gate = _Gate()
+    next_lease_at = 0.0
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="claim") as pool:
 
         def top_up() -> None:
@@ -118,17 +119,25 @@ def claim_due(*, owner: str, threads: int | None = None, max_seconds: float | No
 
         while True:
             accepting = not stats.paused and (deadline is None or time.monotonic() < deadline)
-            if accepting and len(leased) < threads:
+            # Lease ahead when half the next pool's worth is left, a dozen at a time, not a few every
+            # round: every round the writing thread spends leasing, the threads wait at the gate.
+            # Once the due rows run out, look again each second (or when nothing is left to wait for).
+            if (
+                accepting
+                and len(leased) <= threads // 2
+                and (not in_flight or time.monotonic() >= next_lease_at)
+            ):
                 if AccountStatus.current().claiming_paused:
                     stats.paused = True
                 else:
-                    # Lease a pool's worth ahead, so a thread never waits for the database.
                     wanted = threads * 2 - len(leased) - len(in_flight)
                     taken = leasing.take_due(wanted, owner=trigger)
                     jobs = claiming.jobs_for(taken, trigger=trigger)
                     leased.extend(
                         (certificate, job) for (certificate, _), job in zip(taken, jobs, strict=True)
                     )
+                    if len(taken) < wanted:
+                        next_lease_at = time.monotonic() + 1.0
             if accepting:
                 top_up()
             if not in_flight:

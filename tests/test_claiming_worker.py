@@ -104,6 +104,23 @@ def test_answers_that_come_back_together_are_written_together(tf_api):
     assert sandbox_claims(tf_api, certificates) == Counter({c.cert_id: 1 for c in certificates})
 
 
+def test_the_worker_leases_ahead_several_at_a_time_not_a_few_every_round(tf_api, fast_retries):
+    # Every round the writing thread spends leasing, the threads wait to send: it leases again only when
+    # half a pool's worth is left, so each lease takes at least half a pool (4 of 8 threads here).
+    certificates = pending_from_sandbox(tf_api, 40)
+    tf_api.set_faults(latency_ms=100)  # answers come back one by one, not in bunches
+
+    with CaptureQueriesContext(connection) as queries:
+        stats = worker.claim_due(owner="test", threads=8)
+
+    leases_taken = [
+        q for q in queries if '"lease_fence" = ("certificates_certificate"."lease_fence" + ' in q["sql"]
+    ]
+    assert stats.claimed == 40
+    assert 40 // 16 <= len(leases_taken) <= 40 // 4 + 1, len(leases_taken)
+    assert sandbox_claims(tf_api, certificates) == Counter({c.cert_id: 1 for c in certificates})
+
+
 def test_leases_go_earliest_deadline_first_and_are_not_taken_twice(tf_api):
     vendor = make_vendor()
     late = make_certificate(vendor=vendor)
