@@ -132,11 +132,11 @@ def build(request: DiscoveryRequest, *, out: Path | None = None) -> DiscoveryReq
     )
     request.save(update_fields=["state", "total", "done", "error"])
     final = out or packages.export_dir() / f"discovery-{request.pk}-{request.created_at:%Y%m%d-%H%M%S}.zip"
-    partial = final.with_name(final.name + ".part")
+    partial = packages.partial_path(final)
     try:
         with tempfile.TemporaryDirectory() as work, partial.open("wb") as handle:
             sealed = _write(request, certificates, handle, Path(work))
-        partial.replace(final)
+        packages.complete(partial, final)
     except Exception as exc:
         partial.unlink(missing_ok=True)
         DiscoveryRequest.objects.filter(pk=request.pk).update(
@@ -184,7 +184,9 @@ def _write(
                 writer.writerow([neutralise(v) for v in line.values()])
                 rows.write(_row_html(certificate, line))
             request.done += len(ids)
-            DiscoveryRequest.objects.filter(pk=request.pk).update(done=request.done)
+            DiscoveryRequest.objects.filter(pk=request.pk).update(
+                done=request.done, progressed_at=timezone.now()
+            )
     package.write_file("summary.csv", summary_path)
     revocations = list(
         revocations_of(request.phone_normalised, request.email_normalised).order_by("revoked_at")
@@ -262,8 +264,10 @@ def _revocations_csv(revocations: list) -> bytes:
 
 @task()
 def build_discovery_task(request_id: int) -> dict:
+    """Build one request's package. Idempotent: a finished one is kept, one being built by another task
+    is left to it (packages.take_build)."""
+    if packages.take_build(DiscoveryRequest, request_id) is None:
+        return {"state": DiscoveryRequest.objects.values_list("state", flat=True).get(pk=request_id)}
     request = DiscoveryRequest.objects.select_related("vendor", "requested_by").get(pk=request_id)
-    if request.state == DiscoveryRequest.State.DONE:
-        return {"state": request.state}
     build(request)
     return {"state": DiscoveryRequest.State.DONE, "certificates": request.done}

@@ -28,6 +28,9 @@ class EvidenceExport(models.Model):
     sha256 = models.CharField(max_length=64, blank=True)
     error = models.CharField(max_length=500, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When its builder last showed progress: a build still for long has lost its worker
+    # (certificates.evidence.resuming queues it again).
+    progressed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -147,6 +150,7 @@ class DiscoveryRequest(models.Model):
     timestamped = models.BooleanField(default=False)
     error = models.CharField(max_length=500, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    progressed_at = models.DateTimeField(null=True, blank=True)  # as EvidenceExport's
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from io import BytesIO
 from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.http import QueryDict
 from django.tasks import task
@@ -37,6 +40,7 @@ from certificates.models import (
     Certificate,
     CheckIn,
     Claim,
+    DiscoveryRequest,
     EvidenceExport,
     HeldCertificate,
     Review,
@@ -324,12 +328,49 @@ def ids_in_chunks(queryset: QuerySet[Certificate]) -> Iterator[list[int]]:
         yield chunk
 
 
+# A build that shows no progress for this long has lost its worker (killed, or its machine gone): the
+# scheduler queues it again (certificates.evidence.resuming). A chunk of CHUNK certificates takes seconds.
+STALLED_AFTER = timedelta(minutes=5)
+
+
+def take_build[Build: (EvidenceExport, DiscoveryRequest)](model: type[Build], pk: int) -> Build | None:
+    """The package row, marked as being built by this task; None when it is done, or when another
+    task showed progress on it within STALLED_AFTER (a second task for one package builds nothing)."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = model.objects.select_for_update().get(pk=pk)
+        if row.state == model.State.DONE:
+            return None
+        last = row.progressed_at
+        if row.state == model.State.RUNNING and last is not None and now - last < STALLED_AFTER:
+            return None
+        row.state, row.progressed_at = model.State.RUNNING, now
+        row.save(update_fields=["state", "progressed_at"])
+    return row
+
+
+def partial_path(final: Path) -> Path:
+    """Where one build writes before its file is complete: its own name, so that a build taken over from
+    a worker thought stopped never writes into the same file as that worker."""
+    return final.with_name(f"{final.name}.{uuid.uuid4().hex[:8]}.part")
+
+
+def complete(partial: Path, final: Path) -> None:
+    """Put a finished build in place, and remove what stopped builds of the same package left."""
+    partial.replace(final)
+    stale_before = timezone.now().timestamp() - STALLED_AFTER.total_seconds()
+    for left in final.parent.glob(f"{final.name}.*.part"):
+        if left.stat().st_mtime < stale_before:
+            left.unlink(missing_ok=True)
+
+
 @task()
 def build_evidence_export(export_id: int) -> dict:
-    """Build one EvidenceExport's ZIP under the export directory. Idempotent: a finished one is kept."""
-    export = EvidenceExport.objects.get(pk=export_id)
-    if export.state == EvidenceExport.State.DONE:
-        return {"state": export.state}
+    """Build one EvidenceExport's ZIP under the export directory. Idempotent: a finished one is kept,
+    one being built by another task is left to it."""
+    export = take_build(EvidenceExport, export_id)
+    if export is None:
+        return {"state": EvidenceExport.objects.values_list("state", flat=True).get(pk=export_id)}
     queryset = filtered_certificates(export.query)
     total = queryset.count()
     if total > MAX_CERTIFICATES:
@@ -345,7 +386,7 @@ def build_evidence_export(export_id: int) -> dict:
     export.save(update_fields=["state", "total", "done", "error"])
 
     final = export_dir() / f"evidence-export-{export.pk}-{export.created_at:%Y%m%d-%H%M%S}.zip"
-    partial = final.with_suffix(".zip.part")
+    partial = partial_path(final)
     try:
         with partial.open("wb") as handle:
             package = ManifestZip(
@@ -356,10 +397,12 @@ def build_evidence_export(export_id: int) -> dict:
                     for name, data in package_files(certificate):
                         package.write(f"{certificate.cert_id}/{name}", data)
                 # Progress per chunk: one small UPDATE, not one per certificate.
-                EvidenceExport.objects.filter(pk=export.pk).update(done=export.done + len(ids))
+                EvidenceExport.objects.filter(pk=export.pk).update(
+                    done=export.done + len(ids), progressed_at=timezone.now()
+                )
                 export.done += len(ids)
             package.close()
-        partial.replace(final)
+        complete(partial, final)
     except Exception as exc:
         partial.unlink(missing_ok=True)
         EvidenceExport.objects.filter(pk=export.pk).update(

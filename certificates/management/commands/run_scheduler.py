@@ -12,7 +12,7 @@ from certificates import sweeping
 from certificates.alerts.models import Alert
 from certificates.alerts.raising import raise_alert, resolve_alerts
 from certificates.apilog import models as api_log
-from certificates.evidence import retention
+from certificates.evidence import resuming, retention
 
 ADVISORY_LOCK_ID = 0x7466_6461  # "tfda"
 logger = logging.getLogger("certificates.apilog")
@@ -49,6 +49,10 @@ class Command(BaseCommand):
             anchored = self._anchor_head(anchored)
             retained = self._retain_daily(retained)
             stats = sweeping.sweep_and_wake()
+            if resumed := resuming.resume_stalled_builds():
+                self.stdout.write(
+                    f"packages: {resumed} left without progress by a stopped worker, queued again"
+                )
             if stats.due or stats.checked_in or stats.expired:
                 self.stdout.write(
                     f"sweep: {stats.due} due, {stats.checked_in} checked in, {stats.expired} expired",
