@@ -11,6 +11,7 @@ through the same redaction once more before it is written.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import uuid
@@ -359,7 +360,7 @@ def complete(partial: Path, final: Path) -> None:
     """Put a finished build in place, and remove what stopped builds of the same package left."""
     partial.replace(final)
     stale_before = timezone.now().timestamp() - STALLED_AFTER.total_seconds()
-    for left in final.parent.glob(f"{final.name}.*.part"):
+    for left in final.parent.glob(f"{glob.escape(final.name)}.*.part"):  # a name from --out may hold [ ]
         if left.stat().st_mtime < stale_before:
             left.unlink(missing_ok=True)
 
