@@ -1,4 +1,4 @@
-"""Claiming and checking in certificates, and writing down every answer.
+"""Claiming certificates, and writing down every answer (check-ins: `certificates.checking_in`).
 
 The client (`trustedform`) does HTTP only; this module sends through the one door
 (`certificates.leasing`: lease, fence, write-ahead log row) and turns the client's results and errors
@@ -22,7 +22,6 @@ from certificates import leasing, pausing
 from certificates.apilog import models as api_log
 from certificates.leasing import AlreadyFinal, Fenced, Lease, LeaseHeld
 from certificates.models import (
-    CHECK_IN_WINDOW,
     AccountStatus,
     Actor,
     ApiCall,
@@ -293,7 +292,7 @@ def claim_certificate(
     status = AccountStatus.current()
     if status.claiming_paused:
         raise ClaimingPaused(status.paused_reason)
-    lease = leasing.take(certificate, owner=_owner(trigger, user))
+    lease = leasing.take(certificate, owner=owner_for(trigger, user))
     try:
         job = job_for(certificate, lease, trigger=trigger, user=user, api_version=api_version, lead=lead)
         attempt = attempt_claim(get_client(), job)
@@ -308,7 +307,8 @@ def claim_certificate(
     return claim
 
 
-def _owner(trigger: str, user: Actor) -> str:
+def owner_for(trigger: str, user: Actor) -> str:
+    """A lease owner for a manual door: who asked, and a random part so two submits differ."""
     who = getattr(user, "pk", None) or "-"
     return f"{trigger}:{who}:{uuid.uuid4().hex[:8]}"
 
@@ -479,49 +479,6 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=ceiling / 2 + ceiling / 2 * random.random())
 
 
-def check_in_certificate(certificate: Certificate, *, user: Actor = None, trigger: str = "web") -> CheckIn:
-    """Extend the claim window to 90 days without claiming, through the certificate's lease.
-
-    Raises AlreadyFinal, LeaseHeld, Fenced, or TrustedFormError (after recording it).
-    """
-    lease = leasing.take(certificate, owner=_owner(trigger, user))
-    try:
-        before_send = leasing.guard(lease, certificate_id=certificate.pk, user=user, trigger=trigger)
-        try:
-            result = get_client().check_in(certificate.cert_url, before_send=before_send)
-        except TrustedFormError as error:
-            with transaction.atomic():
-                if error.call:
-                    record_call(error.call, certificate=certificate, user=user, trigger=trigger)
-                current = leasing.holds(lease)
-                if current is None:
-                    pass
-                elif error.pauses_account:
-                    pausing.pause_claiming(redact(error.message))
-                elif error.status in (404, 410):
-                    certificate.state = Certificate.State.EXPIRED
-                    certificate.state_reason = f"TrustedForm: {redact(error.reason)}"[:500]
-                    certificate.save(update_fields=["state", "state_reason"])
-            raise
-        assert result.call is not None, "the client records every call it makes"
-        now = timezone.now()
-        with transaction.atomic():
-            check_in = CheckIn.objects.create(
-                certificate=certificate,
-                api_call=logged_request(result.call, certificate=certificate, user=user, trigger=trigger),
-                checked_in_by=signed_in(user),
-                extended_until=now + CHECK_IN_WINDOW,
-            )
-            record_call(result.call, certificate=certificate, user=user, trigger=trigger, result=check_in)
-            if leasing.holds(lease) is not None:
-                certificate.checked_in_at = now
-                certificate.claim_deadline = max(certificate.claim_deadline, check_in.extended_until)
-                certificate.save(update_fields=["checked_in_at", "claim_deadline"])
-    finally:
-        leasing.release(lease)
-    return check_in
-
-
 def claim_by_url(cert_url: str, lead: Lead, *, api_version: str | None = None, trigger: str) -> ClaimResult:
     """Claim a certificate that need not be in tfdash (scripts and support); the call is still logged.
 
@@ -570,7 +527,7 @@ def _result_of(claim: Claim) -> ClaimResult:
 
 def view_claim_again(certificate: Certificate, *, user: Actor = None, trigger: str = "web") -> Claim:
     """Fetch the claim answer again from TrustedForm (`GET /<id>`) and store it as a claim row."""
-    lease = leasing.take(certificate, owner=_owner(trigger, user), require_pending=False)
+    lease = leasing.take(certificate, owner=owner_for(trigger, user), require_pending=False)
     try:
         before_send = leasing.guard(lease, certificate_id=certificate.pk, user=user, trigger=trigger)
         try:

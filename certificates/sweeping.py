@@ -14,7 +14,7 @@ from django.tasks import task
 from django.urls import reverse
 from django.utils import timezone
 
-from certificates import claiming
+from certificates import checking_in
 from certificates.alerts.delivery import due, wake_sender
 from certificates.alerts.models import Alert, AlertDelivery
 from certificates.alerts.raising import OPEN, raise_alert, resolve_alerts
@@ -83,7 +83,7 @@ def sweep(*, now: datetime | None = None) -> SweepStats:
         )
         for certificate in stuck.select_related("vendor").order_by("claim_deadline")[:500]:
             try:
-                claiming.check_in_certificate(certificate, trigger="sweep")
+                checking_in.check_in_certificate(certificate, trigger="sweep")
                 stats.checked_in += 1
             except (TrustedFormError, AlreadyFinal, LeaseHeld, Fenced):
                 stats.check_in_errors += 1
@@ -119,7 +119,7 @@ def check_in_at_risk(*, user: Actor = None, within: timedelta = timedelta(hours=
         Certificate.objects.at_risk(within).filter(checked_in_at__isnull=True).select_related("vendor")
     ):
         try:
-            claiming.check_in_certificate(certificate, user=user, trigger="check-in-at-risk")
+            checking_in.check_in_certificate(certificate, user=user, trigger="check-in-at-risk")
             stats.checked_in += 1
         except (TrustedFormError, AlreadyFinal, LeaseHeld, Fenced):
             stats.check_in_errors += 1

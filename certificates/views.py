@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
 
-from certificates import claiming, correcting, exporting, reviewing, worker
+from certificates import checking_in, claiming, correcting, exporting, reviewing, worker
 from certificates.evidence.models import on_hold
 from certificates.evidence.packages import LOCAL_COPY, share_url
 from certificates.filters import CertificateFilter
@@ -269,7 +269,7 @@ def correct_lead(request: HttpRequest, pk: int) -> HttpResponse:
 def check_in(request: HttpRequest, pk: int) -> HttpResponse:
     certificate = get_object_or_404(Certificate, pk=pk)
     try:
-        done = claiming.check_in_certificate(certificate, user=request.user)
+        done = checking_in.check_in_certificate(certificate, user=request.user)
     except (claiming.AlreadyFinal, claiming.LeaseHeld, claiming.Fenced, TrustedFormError) as exc:
         messages.error(request, f"Not checked in. {exc}")
     else:

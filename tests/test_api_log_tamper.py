@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
-from certificates import claiming
+from certificates import checking_in, claiming
 from certificates.apilog import chain, verification
 from certificates.apilog import models as api_log
 from certificates.models import ApiCall, ApiLogHead, CheckIn, Claim
@@ -49,7 +49,7 @@ def claimed(tf_api):
         make_certificate(m["cert_url"], vendor=vendor, email="jane@example.com")
         for m in tf_api.mint_many(3, email="jane@example.com")
     ]
-    claiming.check_in_certificate(certificates[0])
+    checking_in.check_in_certificate(certificates[0])
     for certificate in certificates:
         claiming.claim_certificate(certificate)
     assert verify()[0] == 0
@@ -154,7 +154,7 @@ def test_expect_proves_the_log_still_extends_a_head_kept_elsewhere(claimed):
 
     assert verify("--expect", kept)[0] == 0
     with pytest.raises(TrustedFormError):  # an unknown certificate: a 404, logged like any answer
-        claiming.check_in_certificate(make_certificate())
+        checking_in.check_in_certificate(make_certificate())
     assert ApiCall.objects.filter(status=404).exists()
     code, message = verify("--expect", kept)
     assert code == 0 and f"It still extends the head {kept}" in message

@@ -8,7 +8,7 @@ import zipfile
 import pytest
 from django.urls import reverse
 
-from certificates import claiming, reviewing
+from certificates import checking_in, claiming, reviewing
 from certificates.evidence import packages
 from certificates.models import Certificate, EvidenceExport
 from tests.factories import PASSWORD, make_certificate, make_user, make_vendor
@@ -89,7 +89,7 @@ def test_a_package_lists_check_ins_and_every_api_call(client, tf_api):
     manager = login(client, "manager")
     minted = tf_api.mint(email="jane@example.com", page_text=CONSENT)
     cert = make_certificate(minted["cert_url"], email="jane@example.com")
-    claiming.check_in_certificate(cert, user=manager)
+    checking_in.check_in_certificate(cert, user=manager)
 
     archive = zipfile.ZipFile(
         io.BytesIO(client.get(reverse("certificates:evidence", args=[cert.pk])).content)
