@@ -445,6 +445,10 @@ def apply_claim_error(
     elif error.pauses_account:
         # Not the certificate's fault: it stays pending and is not charged an attempt.
         pausing.pause_claiming(redact(error.message))
+    elif error.not_sent:
+        # Held back before its first byte (the sender stalled past its send-by time, see leasing):
+        # nothing reached TrustedForm, so it is not an attempt; it goes again at once.
+        certificate.next_attempt_at = now
     elif error.retryable or error.status is None:
         certificate.attempts += 1
         delay = backoff(certificate.attempts)

@@ -18,8 +18,17 @@ truth, so the door is in the certificate's row:
 3. **Results under the fence.** An answer changes the certificate only while the sender still holds
    the fence; a late answer to a stale sender is logged and changes nothing.
 
-The one window left is the instant between the guard's commit and the bytes leaving: a stall exactly
-there, longer than a lease, is resolved by the next sender's look-up (`GET /<id>`), as for a crash.
+4. **Send by.** A request cleared under a lease must leave within half of it (`send_window`): the
+   client's connection checks that time immediately before the request's first byte is written, and a
+   sender held up past it (stopped between the guard's commit and the send: a stall, a connection slow
+   to open) sends nothing; its write-ahead row gets a "not sent" answer. A request that does leave thus
+   leaves at least half a lease before the lease can be taken over, and the next sender's look-up
+   (`GET /<id>`, made because the previous lease was never released) finds its claim.
+
+What is left is a stall in the few instructions between that check and the write, or a request that
+takes TrustedForm longer than half a lease to process: then the look-up may come first and a second
+claim be sent. No client can close that without an idempotency key, which the API does not offer
+(docs/trustedform.md §4: a second claim is accepted, not refused; we count every accepted claim as billed).
 
 Only this module writes the lease columns (Certificate.save() leaves them alone), so a stale copy of a
 row saved elsewhere can never move a fence backwards.
@@ -82,6 +91,12 @@ def describe_owner(owner: str) -> str:
 
 def lease_duration() -> timedelta:
     return timedelta(seconds=settings.CLAIM_LEASE_SECONDS)
+
+
+def send_window() -> timedelta:
+    """How long a cleared request may take to leave: half the lease renewed with it, so a request that
+    leaves at all leaves half a lease before anyone can take the lease over and look the certificate up."""
+    return lease_duration() / 2
 
 
 def _rows(pk: Any = None, *, skip_locked: bool = False) -> QuerySet[Certificate]:
@@ -243,13 +258,14 @@ def clear_sends(sends: list[Send]) -> list[Fenced | None]:
             for send, refusal in zip(sends, refusals, strict=True)
             if send.lease is not None and refusal is None
         ]
+        now = timezone.now()
         if cleared:
-            Certificate.objects.filter(pk__in=cleared).update(
-                lease_expires_at=timezone.now() + lease_duration()
-            )
+            Certificate.objects.filter(pk__in=cleared).update(lease_expires_at=now + lease_duration())
         for send, refusal in zip(sends, refusals, strict=True):
             if refusal is None:
                 send.call.log_ref = _write_ahead(send)
+                if send.lease is not None:
+                    send.call.send_by = (now + send_window()).timestamp()
     return refusals
 
 

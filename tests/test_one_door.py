@@ -186,3 +186,77 @@ def test_entries_written_together_move_the_chain_head_once_and_verify(tf_api, pe
     assert ApiLogHead.objects.get().last_seq == 3 == ApiCall.objects.count()
     assert list(ApiCall.objects.order_by("seq").values_list("seq", flat=True)) == [1, 2, 3]
     assert verification.verify().intact
+
+
+def test_a_sender_stopped_after_its_request_was_cleared_sends_nothing_once_the_lease_can_be_taken_over(
+    tf_api, pending, settings
+):
+    """The stall the fence alone cannot see: stopped after the guard cleared the request and before it
+    left, for longer than the lease. Another sender takes over, looks the certificate up and claims it;
+    when the first one resumes, its request's send-by time has passed and it sends nothing."""
+    settings.CLAIM_LEASE_SECONDS = 0.4
+    stale = leasing.take(pending, owner="worker stalled")
+    guard = claiming.job_for(pending, stale, trigger="worker stalled").guard()
+    taken_over = []
+
+    def cleared_then_stopped(call):
+        guard(call)
+        assert call.send_by is not None and call.send_by <= time.time() + 0.2
+        time.sleep(0.45)  # stopped past the lease (and so past the send-by time, half of it)
+        taken_over.append(claiming.claim_certificate(pending, trigger="worker other"))
+
+    job = claiming.job_for(pending, stale, trigger="worker stalled")
+    attempt = claiming.attempt_claim(claiming.get_client(), job, before_send=cleared_then_stopped)
+    claiming._record_under_lease(pending, attempt)
+
+    assert attempt.error is not None and attempt.error.not_sent and attempt.result is None
+    assert len(tf_api.certificate(pending.cert_id)["claims"]) == 1
+    assert [r["method"] for r in tf_api.requests(cert_id=pending.cert_id)] == ["GET", "POST"]
+    stale_row, look_up, claim = ApiCall.objects.order_by("seq")
+    assert stale_row.fence == stale.fence and stale_row.outcome == ApiCall.Outcome.ERROR
+    assert stale_row.error.startswith("Not sent:")
+    assert (look_up.operation, look_up.status, claim.operation, claim.status) == ("view", 404, "claim", 200)
+    pending.refresh_from_db()
+    assert pending.state == Certificate.State.CLAIMED and taken_over[0].certificate_id == pending.pk
+    assert verification.verify().intact
+
+
+def test_a_cleared_request_must_leave_within_half_of_the_lease_renewed_with_it(tf_api, pending, settings):
+    settings.CLAIM_LEASE_SECONDS = 60
+    lease = leasing.take(pending, owner="worker w")
+    leased, unleased = (
+        CallRecord("claim", "POST", pending.cert_url, "4.0", "{}", started_at=time.time()) for _ in range(2)
+    )
+    before = time.time()
+
+    leasing.clear_sends(
+        [leasing.Send(lease, pending.pk, leased, None, "worker w"), leasing.Send(None, None, unleased)]
+    )
+
+    expires = Certificate.objects.get(pk=pending.pk).lease_expires_at.timestamp()
+    assert leased.send_by == pytest.approx(expires - 30, abs=0.01) and leased.send_by >= before + 30
+    assert unleased.send_by is None  # no lease (a command's certificate tfdash does not hold): no one to race
+
+
+def test_a_request_held_up_while_the_lease_is_still_ours_is_not_an_attempt_and_goes_again_at_once(
+    tf_api, pending, settings
+):
+    settings.CLAIM_LEASE_SECONDS = 0.4
+    lease = leasing.take(pending, owner="web test")
+    guard = claiming.job_for(pending, lease, trigger="web").guard()
+
+    def cleared_then_slow(call):
+        guard(call)
+        time.sleep(0.25)  # past the send-by time (0.2 s), not past the lease (0.4 s)
+
+    attempt = claiming.attempt_claim(
+        claiming.get_client(), claiming.job_for(pending, lease, trigger="web"), before_send=cleared_then_slow
+    )
+    claiming._record_under_lease(pending, attempt)
+
+    pending.refresh_from_db()
+    assert attempt.error is not None and attempt.error.not_sent
+    assert tf_api.requests(cert_id=pending.cert_id) == []
+    assert pending.state == Certificate.State.PENDING and pending.attempts == 0
+    assert pending.next_attempt_at <= timezone.now() and pending.last_error.startswith("Not sent:")
+    assert ApiCall.objects.get().outcome == ApiCall.Outcome.ERROR

@@ -1,5 +1,8 @@
 """The TrustedForm client, over real sockets against the sandbox (never a mocked `requests`)."""
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from trustedform import (
@@ -169,6 +172,49 @@ def test_a_read_timeout_is_recorded_as_unknown_and_retryable(client_for, sandbox
     assert caught.value.unknown
     assert caught.value.retryable
     assert caught.value.call.outcome == "unknown"
+
+
+def test_a_request_held_up_past_its_send_by_time_is_not_sent(client_for, sandbox, minted):
+    """A caller that cleared a request under a lease gives it a time to leave by; a sender stopped past
+    it (a stall between the check and the send) must not send: someone else may have taken over."""
+    client = client_for(V4)
+
+    def cleared_then_stopped(call):
+        call.send_by = time.time() + 0.05
+        time.sleep(0.1)
+
+    with pytest.raises(TrustedFormError) as caught:
+        client.claim(minted["cert_url"], Lead(email=EMAIL), before_send=cleared_then_stopped)
+
+    assert caught.value.not_sent and caught.value.retryable and not caught.value.unknown
+    assert caught.value.call.outcome == "error" and caught.value.call.status is None
+    assert sandbox.requests(cert_id=minted["cert_id"]) == []
+    # The connection it had taken is discarded, not returned half-used: the next request goes through.
+    result = client.claim(minted["cert_url"], Lead(email=EMAIL), before_send=_send_by_in(5))
+    assert result.outcome == "success" and len(sandbox.requests(cert_id=minted["cert_id"])) == 1
+
+
+def test_a_request_within_its_send_by_time_is_sent_on_every_connection_of_the_pool(
+    client_for, sandbox, minted
+):
+    client = client_for(V4)
+    client.claim(minted["cert_url"], Lead(email=EMAIL))
+    with ThreadPoolExecutor(4) as pool:
+        results = list(
+            pool.map(
+                lambda _: client.view(minted["cert_url"], Lead(email=EMAIL), before_send=_send_by_in(5)),
+                range(8),
+            )
+        )
+    assert [r.outcome for r in results] == ["success"] * 8
+    assert len(sandbox.requests(cert_id=minted["cert_id"])) == 9
+
+
+def _send_by_in(seconds: float):
+    def before_send(call):
+        call.send_by = time.time() + seconds
+
+    return before_send
 
 
 def test_a_redirect_is_never_followed(client_for, sandbox, minted):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Sequence
@@ -12,6 +13,8 @@ from typing import Any
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.retry import Retry
 
 from trustedform.ids import CertificateRef, parse_certificate_url
@@ -40,6 +43,8 @@ from trustedform.wire import (
 
 # Called with the record of a request just before it leaves, e.g. to log it first (write-ahead) or to
 # re-check that the caller may still send it. Whatever it raises stops the request: nothing is sent.
+# It may set `call.send_by`: if the sender is held up past that time (a GC pause, a frozen VM) between
+# this check and the request's first byte, the request is not sent (TrustedFormError, `not_sent`).
 type BeforeSend = Callable[[CallRecord], None]
 
 
@@ -74,7 +79,7 @@ class TrustedFormClient:
         # urllib3 retries only connection errors: nothing was sent, so a retry cannot bill a second claim.
         # Everything else is retried by the caller, each attempt logged.
         retry = Retry(total=2, connect=2, read=0, status=0, other=0, redirect=0, backoff_factor=0.2)
-        adapter = HTTPAdapter(
+        adapter = _SendByAdapter(
             max_retries=retry, pool_connections=2, pool_maxsize=max(pool_size, 1), pool_block=True
         )
         self.session.mount("https://", adapter)
@@ -229,6 +234,7 @@ class TrustedFormClient:
         if before_send is not None:
             before_send(call)
         started = time.perf_counter()
+        _send_by.at = call.send_by
         try:
             response = self.session.request(
                 method,
@@ -239,6 +245,14 @@ class TrustedFormClient:
                 timeout=self.timeout,
                 allow_redirects=False,
             )
+        except _SendByPassed:
+            call.duration_ms = _elapsed_ms(started)
+            call.outcome = "error"
+            call.error = (
+                "Not sent: the sender was held up past the time it had to send this request by (a stall); "
+                "nothing reached TrustedForm."
+            )
+            raise TrustedFormError(call.error, retryable=True, not_sent=True, call=call) from None
         except requests.exceptions.ConnectTimeout:
             call.duration_ms = _elapsed_ms(started)
             call.outcome, call.error = "error", "Could not connect to TrustedForm in time."
@@ -263,11 +277,56 @@ class TrustedFormClient:
             call.duration_ms = _elapsed_ms(started)
             call.outcome, call.error = "error", f"The request to TrustedForm failed ({type(exc).__name__})."
             raise TrustedFormError(call.error, retryable=False, call=call) from None
+        finally:
+            _send_by.at = None
         call.duration_ms = _elapsed_ms(started)
         call.status = response.status_code
         call.response_body = response.text[:MAX_LOGGED_BODY]
         call.outcome = "ok" if 200 <= response.status_code < 300 else "error"
         return response, call
+
+
+# The send-by check, made by the connection itself just before a request's first byte is written: after
+# the connection was taken from the pool and (for https) connected, the slow steps a stall may hide in.
+# requests has no hook that late, so the adapter gives its pools a connection class that checks. The
+# deadline travels in a thread-local because a request is sent on the thread that called `_send`.
+_send_by = threading.local()
+
+
+class _SendByPassed(Exception):
+    """Raised from inside urllib3 (which lets it through and discards the connection): nothing was written."""
+
+
+class _SendByCheck:
+    def send(self, data: Any) -> None:
+        deadline = getattr(_send_by, "at", None)
+        if deadline is not None:
+            _send_by.at = None  # checked once, before the request's first byte; the rest follows it
+            if time.time() > deadline:
+                raise _SendByPassed
+        super().send(data)  # type: ignore[misc]
+
+
+class _SendByHTTPConnection(_SendByCheck, HTTPConnection):
+    pass
+
+
+class _SendByHTTPSConnection(_SendByCheck, HTTPSConnection):
+    pass
+
+
+class _SendByHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _SendByHTTPConnection
+
+
+class _SendByHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _SendByHTTPSConnection
+
+
+class _SendByAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _SendByHTTPPool, "https": _SendByHTTPSPool}
 
 
 def _validated_api_base(api_base: str) -> str:

@@ -24,6 +24,9 @@ class CallRecord:
     error: str = ""
     # The caller's handle on the log row it wrote for this request before it was sent (see BeforeSend).
     log_ref: Any = None
+    # Wall-clock time (epoch seconds) after which the request must not leave any more: a caller that
+    # cleared it under a lease sets it (see BeforeSend), and the connection checks it before the first byte.
+    send_by: float | None = None
 
 
 @dataclass
@@ -166,7 +169,8 @@ class TrustedFormError(Exception):
 
     `status` is the HTTP status (None when no answer came), `reason` TrustedForm's own words when it gave
     any, `retryable` whether trying again later can help, `pauses_account` whether the account itself is
-    refused (401/402/403), and `unknown` whether the request may have been processed anyway (read timeout).
+    refused (401/402/403), `unknown` whether the request may have been processed anyway (read timeout),
+    and `not_sent` whether it was held back before its first byte because its send-by time had passed.
     """
 
     def __init__(
@@ -179,6 +183,7 @@ class TrustedFormError(Exception):
         pauses_account: bool = False,
         unknown: bool = False,
         retry_after: float | None = None,
+        not_sent: bool = False,
         call: CallRecord | None = None,
     ) -> None:
         super().__init__(message)
@@ -189,6 +194,7 @@ class TrustedFormError(Exception):
         self.pauses_account = pauses_account
         self.unknown = unknown
         self.retry_after = retry_after
+        self.not_sent = not_sent
         self.call = call
 
     def as_dict(self) -> dict[str, Any]:
