@@ -58,7 +58,7 @@ def slow_sandbox_with_worker(tf_api, tmp_path, settings):
     settings.TRUSTEDFORM_READ_TIMEOUT = 20
     claiming.get_client.cache_clear()
     tf_api.set_faults(latency_ms=LATENCY_MS)
-    env = {**worker_env(tf_api.base_url), "CLAIM_LEASE_SECONDS": "30", "TRUSTEDFORM_READ_TIMEOUT": "20"}
+    env = {**worker_env(tf_api.base_url), "CLAIM_LEASE_SECONDS": "40", "TRUSTEDFORM_READ_TIMEOUT": "20"}
     log = tmp_path / "workers.log"
     processes = [start_worker(env, log), manage("run_scheduler", "--every", "0.5", env=env, log=log)]
     yield tf_api

@@ -67,6 +67,19 @@ def test_alert_emails_without_a_mail_server_refuse_to_start(tmp_path):
     assert "ALERT_EMAILS is set but EMAIL_URL is not" in result.stderr
 
 
+def test_a_lease_too_short_for_a_request_to_leave_and_be_answered_refuses_to_start(tmp_path):
+    short = manage(
+        "check", **production_env(tmp_path, CLAIM_LEASE_SECONDS="50", TRUSTEDFORM_READ_TIMEOUT="30")
+    )
+    enough = manage(
+        "check", **production_env(tmp_path, CLAIM_LEASE_SECONDS="60", TRUSTEDFORM_READ_TIMEOUT="30")
+    )
+
+    assert short.returncode != 0
+    assert "CLAIM_LEASE_SECONDS=50 must be at least twice TRUSTEDFORM_READ_TIMEOUT=30" in short.stderr
+    assert enough.returncode == 0, enough.stderr
+
+
 def test_check_deploy_is_clean_with_an_smtp_mail_server_for_alerts(tmp_path):
     env = production_env(
         tmp_path, ALERT_EMAILS="compliance@example.com", EMAIL_URL="smtp+tls://tfdash:pw@mail.example.com:587"

@@ -237,6 +237,15 @@ TRUSTEDFORM_READ_TIMEOUT = env.float("TRUSTEDFORM_READ_TIMEOUT", default=30.0)
 CLAIM_THREADS = env.int("CLAIM_THREADS", default=16)
 # How long a worker holds certificates it took; a dead worker's lease expires after this.
 CLAIM_LEASE_SECONDS = env.float("CLAIM_LEASE_SECONDS", default=120)
+# A request cleared under a lease leaves within half of it (certificates/leasing.py, "Send by") and is
+# then answered or given up on within the read timeout. A lease shorter than both could be taken over,
+# and the certificate looked up and claimed again, while TrustedForm still holds the first request.
+if CLAIM_LEASE_SECONDS < 2 * TRUSTEDFORM_READ_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"CLAIM_LEASE_SECONDS={CLAIM_LEASE_SECONDS:g} must be at least twice "
+        f"TRUSTEDFORM_READ_TIMEOUT={TRUSTEDFORM_READ_TIMEOUT:g}: a lease must outlast the half it gives a "
+        "request to leave plus the time the request may wait for its answer."
+    )
 # First retry delay; doubles per attempt up to 30 minutes, with jitter.
 CLAIM_RETRY_BASE_SECONDS = env.float("CLAIM_RETRY_BASE_SECONDS", default=30)
 
