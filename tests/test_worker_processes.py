@@ -39,7 +39,7 @@ def worker_env(sandbox_url: str) -> dict[str, str]:
         "CLAIM_THREADS": str(THREADS),
         "CLAIM_LEASE_SECONDS": "3",
         "CLAIM_RETRY_BASE_SECONDS": "0.2",
-        "TRUSTEDFORM_READ_TIMEOUT": "5",
+        "TRUSTEDFORM_READ_TIMEOUT": "1.5",  # a lease outlasts its send window plus the answer's wait
     }
 
 
@@ -185,8 +185,10 @@ def test_two_workers_on_postgresql_never_claim_a_certificate_twice(tf_api, tmp_p
 def test_a_worker_stalled_past_its_leases_sends_nothing_the_other_took_over(tf_api, tmp_path):
     """SIGSTOP stands for a GC pause, a frozen VM or CPU throttling: the stalled worker's leases expire,
     the other worker takes them over (bumping their fencing tokens), and when the first one resumes,
-    its fence check stops every request it had leased but not sent."""
-    certificates = import_minted(tf_api.mint_many(400, email="jane@example.com"))
+    its fence check stops every request it had leased but not cleared, and the send-by time every
+    request it had cleared but not sent. Stopped three times at random moments, to land in that gap."""
+    total = 1200
+    certificates = import_minted(tf_api.mint_many(total, email="jane@example.com"))
     tf_api.set_faults(latency_ms=300)
     env, log = worker_env(tf_api.base_url), tmp_path / "workers.log"
 
@@ -194,13 +196,15 @@ def test_a_worker_stalled_past_its_leases_sends_nothing_the_other_took_over(tf_a
     stalled = start_worker(env, log)
     other = None
     try:
-        wait_for(lambda: claimed() >= 20, 120, "the first worker to start claiming", log)
-        os.kill(stalled.pid, signal.SIGSTOP)
-        sweep_once(env, log)  # the stalled task still counts as running: this enqueues a second one
-        other = start_worker(env, log)
-        time.sleep(float(env["CLAIM_LEASE_SECONDS"]) * 3)  # well past every lease the stalled one holds
-        os.kill(stalled.pid, signal.SIGCONT)
-        wait_for(lambda: claimed() == 400, 300, "400 certificates to be claimed", log)
+        for claimed_before_stop in (20, total // 3, total // 2):
+            wait_for(lambda n=claimed_before_stop: claimed() >= n, 120, f"{claimed_before_stop} claims", log)
+            os.kill(stalled.pid, signal.SIGSTOP)
+            if other is None:
+                sweep_once(env, log)  # the stalled task still counts as running: this enqueues a second one
+                other = start_worker(env, log)
+            time.sleep(float(env["CLAIM_LEASE_SECONDS"]) * 3)  # well past every lease the stalled one holds
+            os.kill(stalled.pid, signal.SIGCONT)
+        wait_for(lambda: claimed() == total, 300, f"{total} certificates to be claimed", log)
         time.sleep(2)  # let the resumed worker write whatever it still had out
     finally:
         os.kill(stalled.pid, signal.SIGCONT)
