@@ -296,7 +296,7 @@ def claim_certificate(
     try:
         job = job_for(certificate, lease, trigger=trigger, user=user, api_version=api_version, lead=lead)
         attempt = attempt_claim(get_client(), job)
-        claim = _record_under_lease(certificate, attempt)
+        claim = record_under_lease(certificate, attempt)
     finally:
         leasing.release(lease)
     if attempt.fenced is not None:
@@ -313,7 +313,7 @@ def owner_for(trigger: str, user: Actor) -> str:
     return f"{trigger}:{who}:{uuid.uuid4().hex[:8]}"
 
 
-def _record_under_lease(certificate: Certificate, attempt: Attempt) -> Claim | None:
+def record_under_lease(certificate: Certificate, attempt: Attempt) -> Claim | None:
     """Write an attempt in one transaction, re-reading the row under its lock to see if it is still ours."""
     lease = attempt.job.lease
     with transaction.atomic():

@@ -196,7 +196,8 @@ def test_a_sender_stopped_after_its_request_was_cleared_sends_nothing_once_the_l
     when the first one resumes, its request's send-by time has passed and it sends nothing."""
     settings.CLAIM_LEASE_SECONDS = 0.4
     stale = leasing.take(pending, owner="worker stalled")
-    guard = claiming.job_for(pending, stale, trigger="worker stalled").guard()
+    job = claiming.job_for(pending, stale, trigger="worker stalled")
+    guard = job.guard()
     taken_over = []
 
     def cleared_then_stopped(call):
@@ -205,9 +206,8 @@ def test_a_sender_stopped_after_its_request_was_cleared_sends_nothing_once_the_l
         time.sleep(0.45)  # stopped past the lease (and so past the send-by time, half of it)
         taken_over.append(claiming.claim_certificate(pending, trigger="worker other"))
 
-    job = claiming.job_for(pending, stale, trigger="worker stalled")
     attempt = claiming.attempt_claim(claiming.get_client(), job, before_send=cleared_then_stopped)
-    claiming._record_under_lease(pending, attempt)
+    claiming.record_under_lease(pending, attempt)
 
     assert attempt.error is not None and attempt.error.not_sent and attempt.result is None
     assert len(tf_api.certificate(pending.cert_id)["claims"]) == 1
@@ -243,16 +243,15 @@ def test_a_request_held_up_while_the_lease_is_still_ours_is_not_an_attempt_and_g
 ):
     settings.CLAIM_LEASE_SECONDS = 0.4
     lease = leasing.take(pending, owner="web test")
-    guard = claiming.job_for(pending, lease, trigger="web").guard()
+    job = claiming.job_for(pending, lease, trigger="web")
+    guard = job.guard()
 
     def cleared_then_slow(call):
         guard(call)
         time.sleep(0.25)  # past the send-by time (0.2 s), not past the lease (0.4 s)
 
-    attempt = claiming.attempt_claim(
-        claiming.get_client(), claiming.job_for(pending, lease, trigger="web"), before_send=cleared_then_slow
-    )
-    claiming._record_under_lease(pending, attempt)
+    attempt = claiming.attempt_claim(claiming.get_client(), job, before_send=cleared_then_slow)
+    claiming.record_under_lease(pending, attempt)
 
     pending.refresh_from_db()
     assert attempt.error is not None and attempt.error.not_sent
